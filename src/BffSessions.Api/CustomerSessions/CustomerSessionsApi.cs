@@ -1,0 +1,68 @@
+using System.Security.Claims;
+using BffSessions.Api.Customers;
+using BffSessions.Api.Hosting;
+using BffSessions.Api.Identity;
+using BffSessions.Api.Payments;
+using FluentValidation;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace BffSessions.Api.CustomerSessions;
+
+public static class CustomerSessionsApi
+{
+    public static IHostApplicationBuilder AddCustomerSessions(this IHostApplicationBuilder builder)
+    {
+        // Validators are stateless: one instance each, resolved once when the endpoint is built.
+        builder.Services.AddValidatorsFromAssemblyContaining<CustomerSessionRequestValidator>(ServiceLifetime.Singleton, includeInternalTypes: false);
+        return builder;
+    }
+
+    public static RouteGroupBuilder MapCustomerSessions(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("/api/customer-sessions")
+            .WithTags("Customer sessions")
+            .RequireAuthorization(IdentityExtensions.SignedInUserPolicy)
+            .WithValidation()
+            // A client secret must never sit in a browser, proxy or CDN cache; errors are not worth caching either.
+            .AddEndpointFilter(async (invocation, next) =>
+            {
+                invocation.HttpContext.Response.Headers.CacheControl = "no-store";
+                return await next(invocation);
+            });
+
+        group.MapPost("", CreateAsync)
+            .WithName("CreateCustomerSession")
+            .WithSummary("Create a Stripe Customer Session for the signed-in user")
+            .WithDescription(
+                "Finds or creates the caller's Stripe customer and returns a single-use client secret for the requested " +
+                "components. Mint one per render: the secret expires after 30 minutes and must not be cached or stored.")
+            .Accepts<CustomerSessionRequest>("application/json")
+            .ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status502BadGateway)
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
+            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+        return group;
+    }
+
+    public static async Task<Ok<CustomerSessionResponse>> CreateAsync(
+        CustomerSessionRequest request,
+        ClaimsPrincipal principal,
+        [AsParameters] CustomerSessionServices services,
+        CancellationToken cancellationToken)
+    {
+        // The validation filter has run: components is present and at least one is enabled.
+        var components = request.Components!;
+        var user = services.Users.Get(principal);
+        var customerId = await services.Customers.ResolveAsync(user, cancellationToken);
+        var session = await services.Stripe.CreateCustomerSessionAsync(customerId, components.ToStripe(), cancellationToken);
+        return TypedResults.Ok(new CustomerSessionResponse(
+            session.ClientSecret,
+            DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc),
+            components.NeedsCustomerId ? customerId : null));
+    }
+}
+
+/// <summary>What the handler needs, bundled so its signature stays readable.</summary>
+public sealed record CustomerSessionServices(CurrentUserAccessor Users, CustomerResolver Customers, StripeGateway Stripe);

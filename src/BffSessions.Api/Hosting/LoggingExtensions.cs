@@ -1,0 +1,44 @@
+using Serilog;
+
+namespace BffSessions.Api.Hosting;
+
+public static class LoggingExtensions
+{
+    public static IHostApplicationBuilder AddLogging(this IHostApplicationBuilder builder)
+    {
+        // Configured inside AddSerilog, not as a frozen bootstrap logger, so WebApplicationFactory can
+        // build the host many times (serilog-aspnetcore #251). ReadFrom.Services picks up sinks that
+        // tests register.
+        builder.Services.AddSerilog((services, logger) => logger
+            .ReadFrom.Configuration(builder.Configuration)
+            .ReadFrom.Services(services));
+        return builder;
+    }
+
+    /// <summary>
+    /// One line per request: method, route, status, elapsed, the user id and Stripe's request id.
+    /// Bodies, headers and query strings are never logged: they carry tokens and client secrets.
+    /// </summary>
+    public static WebApplication UseRequestLogging(this WebApplication app)
+    {
+        app.UseSerilogRequestLogging(options =>
+        {
+            options.MessageTemplate =
+                "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms";
+            options.IncludeQueryInRequestPath = false;
+            options.EnrichDiagnosticContext = (diagnostics, http) =>
+            {
+                if (http.GetEndpoint() is RouteEndpoint route)
+                {
+                    diagnostics.Set("Route", route.RoutePattern.RawText);
+                }
+
+                if (http.User.Identity?.IsAuthenticated == true)
+                {
+                    diagnostics.Set("UserId", http.RequestServices.GetRequiredService<Identity.CurrentUserAccessor>().UserIdOf(http.User));
+                }
+            };
+        });
+        return app;
+    }
+}

@@ -1,0 +1,61 @@
+using BffSessions.Api.Payments.OfflineStandIn;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Stripe;
+
+namespace BffSessions.Api.Payments;
+
+public static class PaymentsExtensions
+{
+    private const string HttpClientName = "Stripe";
+
+    public static IHostApplicationBuilder AddPayments(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<StripeOptions>()
+            .BindConfiguration(StripeOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<StripeOptions>, StripeOptionsValidator>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+
+        // One long-lived client: the budget in StripeGateway is the timeout, so HttpClient's own is off, and the
+        // handler is kept (not rotated) with pooled connections recycled for DNS changes instead.
+        builder.Services.AddHttpClient(HttpClientName, http => http.Timeout = System.Threading.Timeout.InfiniteTimeSpan)
+            .SetHandlerLifetime(System.Threading.Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(services =>
+                services.GetRequiredService<IOptions<StripeOptions>>().Value.UsesOfflineStandIn
+                    ? new OfflineStripeHandler(services.GetRequiredService<TimeProvider>())
+                    : new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+
+        builder.Services.AddSingleton<IStripeClient>(services =>
+        {
+            var options = services.GetRequiredService<IOptions<StripeOptions>>().Value;
+            var http = services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName);
+            return new StripeClient(
+                apiKey: options.UsesOfflineStandIn ? "offline" : options.SecretKey!.Trim(),
+                httpClient: new SystemNetHttpClient(http, options.MaxNetworkRetries),
+                apiBase: options.ApiBase.ToString().TrimEnd('/'));
+        });
+        builder.Services.AddSingleton<StripeGateway>();
+        builder.Services.AddExceptionHandler<StripeProblemHandler>();
+        builder.Services.AddHostedService<OfflineStandInWarning>();
+        return builder;
+    }
+
+    /// <summary>Says loudly, once at start, that no request reaches Stripe.</summary>
+    private sealed class OfflineStandInWarning(IOptions<StripeOptions> options, ILogger<OfflineStandInWarning> logger) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken)
+        {
+            if (options.Value.UsesOfflineStandIn)
+            {
+                logger.LogWarning(
+                    "Stripe:SecretKey is not set: the offline Stripe stand-in answers every Stripe call (Development only). Set Stripe:SecretKey to a test key to use Stripe.");
+            }
+
+            return Task.CompletedTask;
+        }
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

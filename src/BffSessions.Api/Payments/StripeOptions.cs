@@ -1,0 +1,69 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Api.Payments;
+
+/// <summary>The <c>Stripe</c> section. Code sets the defaults; configuration overrides them.</summary>
+public sealed class StripeOptions
+{
+    public const string SectionName = "Stripe";
+
+    /// <summary>A secret (<c>sk_…</c>) or restricted (<c>rk_…</c>) key. Absent in Development: the offline stand-in answers.</summary>
+    public string? SecretKey { get; set; }
+
+    public Uri ApiBase { get; set; } = new("https://api.stripe.com");
+
+    /// <summary>Stripe.net's own retries of connection errors, 409 and 5xx (with backoff).</summary>
+    [Range(0, 10)]
+    public int MaxNetworkRetries { get; set; } = 2;
+
+    /// <summary>The whole Stripe call's time budget, retries included.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Handed to the demo page; never a secret.</summary>
+    public string? PublishableKey { get; set; }
+
+    public string? PricingTableId { get; set; }
+
+    public string? BuyButtonId { get; set; }
+
+    public bool UsesOfflineStandIn => string.IsNullOrWhiteSpace(SecretKey);
+}
+
+/// <summary>
+/// Fails start-up with a message that names the setting. The key's value is never repeated in the message:
+/// a start-up failure is logged, and logs must not hold keys.
+/// </summary>
+public sealed class StripeOptionsValidator(IHostEnvironment environment) : IValidateOptions<StripeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StripeOptions options)
+    {
+        if (!options.ApiBase.IsAbsoluteUri || (options.ApiBase.Scheme != Uri.UriSchemeHttps && options.ApiBase.Scheme != Uri.UriSchemeHttp))
+        {
+            return ValidateOptionsResult.Fail("Stripe:ApiBase must be an absolute http(s) URL, such as https://api.stripe.com.");
+        }
+
+        var key = options.SecretKey?.Trim();
+        if (string.IsNullOrEmpty(key))
+        {
+            return environment.IsDevelopment()
+                ? ValidateOptionsResult.Success
+                : ValidateOptionsResult.Fail(
+                    "Stripe:SecretKey is required outside Development (env var Stripe__SecretKey): a secret key sk_… or a restricted key rk_….");
+        }
+
+        if (key.StartsWith("pk_", StringComparison.Ordinal))
+        {
+            return ValidateOptionsResult.Fail(
+                "Stripe:SecretKey holds a publishable key (pk_…). It must be a secret key sk_… or a restricted key rk_…; the publishable key belongs in Stripe:PublishableKey.");
+        }
+
+        if (!key.StartsWith("sk_", StringComparison.Ordinal) && !key.StartsWith("rk_", StringComparison.Ordinal))
+        {
+            return ValidateOptionsResult.Fail("Stripe:SecretKey is not a Stripe secret key: it must start with sk_ or rk_.");
+        }
+
+        return ValidateOptionsResult.Success;
+    }
+}

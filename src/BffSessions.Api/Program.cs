@@ -1,0 +1,29 @@
+using BffSessions.Api.CustomerSessions;
+using BffSessions.Api.Customers;
+using BffSessions.Api.Hosting;
+using BffSessions.Api.Identity;
+using BffSessions.Api.Payments;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.AddRepositorySettings();        // appsettings.json from the repository root, beneath env vars and secrets
+builder.AddLogging();                   // Serilog from configuration; request logs without secrets
+builder.AddProblemResponses();          // every error is application/problem+json
+builder.AddApiDocumentation();          // Swagger UI at /swagger with the bearer scheme
+builder.AddIdentity();                  // bearer tokens (dotnet user-jwts locally), user id from a claim
+builder.AddPayments();                  // one Stripe.net client on IHttpClientFactory, or the offline stand-in
+builder.AddCustomers();                 // user -> Stripe customer, EF Core + migrations
+builder.AddCustomerSessions();          // the validator for the one request this service answers
+
+var app = builder.Build();
+
+app.UseRequestLogging();               // outermost, so it logs the status the client really got
+app.UseProblemResponses();
+app.UseAuthentication();
+app.UseAuthorization();
+
+app.MapApiDocumentation();
+app.MapCustomerSessions();
+
+await app.MigrateCustomersAsync();
+await app.RunAsync();
