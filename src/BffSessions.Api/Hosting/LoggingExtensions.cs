@@ -7,11 +7,14 @@ public static class LoggingExtensions
     public static IHostApplicationBuilder AddLogging(this IHostApplicationBuilder builder)
     {
         // Configured inside AddSerilog, not as a frozen bootstrap logger, so WebApplicationFactory can
-        // build the host many times (serilog-aspnetcore #251). ReadFrom.Services picks up sinks that
-        // tests register.
-        builder.Services.AddSerilog((services, logger) => logger
-            .ReadFrom.Configuration(builder.Configuration)
-            .ReadFrom.Services(services));
+        // build the host many times (serilog-aspnetcore #251); each host keeps its own logger rather than
+        // the static Log.Logger, so hosts side by side do not steal each other's events. ReadFrom.Services
+        // picks up sinks that tests register.
+        builder.Services.AddSerilog(
+            (services, logger) => logger
+                .ReadFrom.Configuration(builder.Configuration)
+                .ReadFrom.Services(services),
+            preserveStaticLogger: true);
         return builder;
     }
 
@@ -23,6 +26,7 @@ public static class LoggingExtensions
     {
         app.UseSerilogRequestLogging(options =>
         {
+            options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
             options.MessageTemplate =
                 "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms";
             options.IncludeQueryInRequestPath = false;

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
 using Stripe;
@@ -11,7 +12,7 @@ namespace BffSessions.Api.Payments;
 /// trace id and Stripe's request id (both useful to support); Stripe's message, error codes and our key stay
 /// in the log, never in the response.
 /// </summary>
-public sealed class StripeProblemHandler(IProblemDetailsService problems, ILogger<StripeProblemHandler> logger) : IExceptionHandler
+public sealed partial class StripeProblemHandler(IProblemDetailsService problems, ILogger<StripeProblemHandler> logger) : IExceptionHandler
 {
     private const string RetryAfterSeconds = "1";
 
@@ -66,7 +67,7 @@ public sealed class StripeProblemHandler(IProblemDetailsService problems, ILogge
     {
         logger.LogError(
             "Stripe answered {StripeStatus} {StripeErrorType}/{StripeErrorCode} on {StripeErrorParam}: {StripeMessage} ({StripeRequestId})",
-            (int)e.HttpStatusCode, e.StripeError?.Type, e.StripeError?.Code, e.StripeError?.Param, e.StripeError?.Message, e.StripeResponse?.RequestId);
+            (int)e.HttpStatusCode, e.StripeError?.Type, e.StripeError?.Code, e.StripeError?.Param, Redact(e.StripeError?.Message), e.StripeResponse?.RequestId);
         return Problem(StatusCodes.Status502BadGateway, "Stripe could not create the session",
             "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.",
             e.StripeResponse?.RequestId);
@@ -78,6 +79,12 @@ public sealed class StripeProblemHandler(IProblemDetailsService problems, ILogge
         return Problem(StatusCodes.Status502BadGateway, "Stripe could not be reached",
             "The payment provider could not be reached. Try again.", requestId: null);
     }
+
+    /// <summary>Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value): mask them.</summary>
+    private static string? Redact(string? message) => message is null ? null : SecretLike().Replace(message, "[redacted]");
+
+    [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|\bBearer\s+\S+")]
+    private static partial Regex SecretLike();
 
     private static ProblemDetails Problem(int status, string title, string detail, string? requestId)
     {

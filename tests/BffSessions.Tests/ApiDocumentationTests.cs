@@ -1,0 +1,36 @@
+using System.Text.Json;
+using BffSessions.Tests.Infrastructure;
+
+namespace BffSessions.Tests;
+
+public sealed class ApiDocumentationTests(ServiceFixture fixture) : ServiceTest(fixture)
+{
+    [Fact]
+    public async Task Swagger_documents_the_endpoint_its_bearer_scheme_example_and_every_status()
+    {
+        using var client = Api.CreateApiClient();
+
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/swagger/v1/swagger.json"));
+
+        var root = document.RootElement;
+        var scheme = root.GetProperty("components").GetProperty("securitySchemes").GetProperty("Bearer");
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+        var post = root.GetProperty("paths").GetProperty("/api/customer-sessions").GetProperty("post");
+        var statuses = post.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToList();
+        Assert.Equal(["200", "400", "401", "403", "415", "502", "503", "504"], statuses.Order(StringComparer.Ordinal));
+        Assert.True(post.GetProperty("responses").GetProperty("502").GetProperty("content").TryGetProperty("application/problem+json", out _));
+        var requestSchema = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString()!;
+        var example = root.GetProperty("components").GetProperty("schemas").GetProperty(requestSchema.Split('/').Last()).GetProperty("example");
+        Assert.True(example.GetProperty("components").GetProperty("paymentElement").GetProperty("enabled").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Swagger_UI_is_served()
+    {
+        using var client = Api.CreateApiClient();
+
+        var html = await client.GetStringAsync("/swagger/index.html");
+
+        Assert.Contains("swagger-ui", html, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using BffSessions.Tests.Infrastructure;
+
+namespace BffSessions.Tests;
+
+public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fixture)
+{
+    private static readonly object Request = new { components = new { pricingTable = new { enabled = true } } };
+
+    public static TheoryData<string, string> BadTokens => new()
+    {
+        { "expired", ApiFactory.Token("user-1", expires: DateTime.UtcNow.AddMinutes(-10)) },
+        { "signed with another key", ApiFactory.Token("user-1", key: Encoding.UTF8.GetBytes("another-signing-key-0123456789-abcdefghij")) },
+        { "from another issuer", ApiFactory.Token("user-1", issuer: "https://evil.example") },
+        { "for another audience", ApiFactory.Token("user-1", audience: "https://other.example") },
+        { "not a JWT", "not-a-token" },
+    };
+
+    [Fact]
+    public async Task A_request_without_a_token_gets_a_401_problem_not_a_redirect()
+    {
+        using var client = Api.CreateApiClient();
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Equal("A bearer token is required.", problem.GetProperty("detail").GetString());
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Null(response.Headers.Location);
+        Assert.Empty(Stripe.Requests);
+    }
+
+    [Theory]
+    [MemberData(nameof(BadTokens))]
+    public async Task A_bad_token_gets_a_401_problem_and_never_reaches_Stripe(string why, string token)
+    {
+        using var client = Api.CreateApiClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", token);
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+        var expected = why == "expired" ? "The bearer token has expired." : "The bearer token is not valid.";
+        Assert.Equal(expected, problem.GetProperty("detail").GetString());
+        Assert.Empty(Stripe.Requests);
+    }
+
+    [Fact]
+    public async Task A_valid_token_without_a_user_id_claim_is_forbidden()
+    {
+        using var client = Api.CreateApiClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token(userId: null, email: "nobody@example.com"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
+        Assert.Empty(Stripe.Requests);
+    }
+
+    [Fact]
+    public async Task Authentication_runs_before_the_body_is_read()
+    {
+        using var client = Api.CreateApiClient();
+
+        using var response = await client.PostAsync("/api/customer-sessions", new StringContent("{not json", Encoding.UTF8, "application/json"));
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+    }
+}

@@ -1,0 +1,128 @@
+using System.Security.Claims;
+using System.Text;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Serilog.Core;
+
+namespace BffSessions.Tests.Infrastructure;
+
+/// <summary>
+/// The service as a test host: Stripe is the loopback <see cref="StripeStandIn"/>, the customer map a fresh
+/// SQLite file, bearer tokens signed with a key configured exactly as `dotnet user-jwts` writes it, and every
+/// log event captured for the secret guard.
+/// </summary>
+public class ApiFactory : WebApplicationFactory<Program>
+{
+    public const string Issuer = "bffsessions-tests";
+    public const string Audience = "http://localhost:5080";
+    public const string StripeKey = "sk_test_standin0123456789";
+
+    private static readonly byte[] SigningKey = Encoding.UTF8.GetBytes("bffsessions-tests-signing-key-0123456789-abcdef");
+
+    private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-tests-{Guid.NewGuid():N}.db");
+    private readonly Dictionary<string, string?> _settings;
+
+    public ApiFactory(StripeStandIn stripe, LogCapture logs, string environment = "Test", IDictionary<string, string?>? settings = null)
+    {
+        Stripe = stripe;
+        Logs = logs;
+        Environment = environment;
+        _settings = new Dictionary<string, string?>
+        {
+            ["Stripe:SecretKey"] = StripeKey,
+            ["Stripe:ApiBase"] = stripe.BaseAddress.ToString(),
+            ["Stripe:MaxNetworkRetries"] = "2",
+            ["Stripe:Timeout"] = "00:00:03",
+            ["ConnectionStrings:Customers"] = $"Data Source={_database}",
+            ["Authentication:Schemes:Bearer:ValidIssuer"] = Issuer,
+            ["Authentication:Schemes:Bearer:ValidAudiences:0"] = Audience,
+            ["Authentication:Schemes:Bearer:SigningKeys:0:Issuer"] = Issuer,
+            ["Authentication:Schemes:Bearer:SigningKeys:0:Value"] = Convert.ToBase64String(SigningKey),
+            ["Serilog:MinimumLevel:Default"] = "Debug",
+            // The capture sink sees everything; the console only what would alarm an operator.
+            ["Serilog:WriteTo:0:Args:restrictedToMinimumLevel"] = "Fatal",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+    }
+
+    public StripeStandIn Stripe { get; }
+
+    public LogCapture Logs { get; }
+
+    public string Environment { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment(Environment);
+        builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(_settings));
+        builder.ConfigureServices(services => services.AddSingleton<ILogEventSink>(Logs));
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.Timeout = TimeSpan.FromSeconds(60);
+    }
+
+    public HttpClient CreateApiClient() => CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+    /// <summary>A client whose requests carry a bearer token for <paramref name="userId"/>.</summary>
+    public HttpClient CreateClientFor(string userId, string? email = null, string? name = null)
+    {
+        var client = CreateApiClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", Token(userId, email, name));
+        return client;
+    }
+
+    public static string Token(string? userId, string? email = null, string? name = null,
+        DateTime? expires = null, string issuer = Issuer, string audience = Audience, byte[]? key = null)
+    {
+        var claims = new List<Claim>();
+        if (userId is not null)
+        {
+            claims.Add(new Claim("sub", userId));
+        }
+
+        if (email is not null)
+        {
+            claims.Add(new Claim("email", email));
+        }
+
+        if (name is not null)
+        {
+            claims.Add(new Claim("name", name));
+        }
+
+        var now = DateTime.UtcNow;
+        var notBefore = expires is { } e && e < now ? e.AddHours(-1) : now.AddMinutes(-1);
+        return new JsonWebTokenHandler().CreateToken(new SecurityTokenDescriptor
+        {
+            Subject = new ClaimsIdentity(claims),
+            Issuer = issuer,
+            Audience = audience,
+            NotBefore = notBefore,
+            IssuedAt = notBefore,
+            Expires = expires ?? now.AddHours(1),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(key ?? SigningKey), SecurityAlgorithms.HmacSha256),
+        });
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        foreach (var file in new[] { _database, _database + "-wal", _database + "-shm" })
+        {
+            File.Delete(file);
+        }
+
+        GC.SuppressFinalize(this);
+    }
+}

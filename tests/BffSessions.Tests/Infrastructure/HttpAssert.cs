@@ -1,0 +1,28 @@
+using System.Net;
+using System.Text.Json;
+
+namespace BffSessions.Tests.Infrastructure;
+
+public static class HttpAssert
+{
+    /// <summary>Asserts an RFC 9457 problem with the status, a trace id, and no secret in the body; returns the body.</summary>
+    public static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(status == response.StatusCode, $"Expected {(int)status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(Secrets.FoundIn([text]));
+        var problem = JsonDocument.Parse(text).RootElement.Clone();
+        Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
+        return problem;
+    }
+
+    /// <summary>The validation errors of a 400 problem, one message per JSON path.</summary>
+    public static async Task<Dictionary<string, string>> ErrorsAsync(HttpResponseMessage response)
+    {
+        var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        return problem.GetProperty("errors").EnumerateObject()
+            .ToDictionary(e => e.Name, e => Assert.Single(e.Value.EnumerateArray()).GetString()!);
+    }
+}

@@ -1,0 +1,61 @@
+namespace BffSessions.Tests.Infrastructure;
+
+/// <summary>One stand-in Stripe and one service host, shared by the tests of the "Service" collection.</summary>
+public sealed class ServiceFixture : IAsyncLifetime
+{
+    public StripeStandIn Stripe { get; private set; } = null!;
+
+    public LogCapture Logs { get; } = new();
+
+    public ApiFactory Api { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Stripe = await StripeStandIn.StartAsync();
+        Api = new ApiFactory(Stripe, Logs);
+        _ = Api.Server; // start the host now, so the first test does not pay for it in its own timing
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Api.DisposeAsync();
+        await Stripe.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class ServiceTestGroup : ICollectionFixture<ServiceFixture>
+{
+    public const string Name = "Service";
+}
+
+/// <summary>
+/// Base for tests against the shared host: resets the stand-in's faults before each test, and after each test
+/// fails it if any log line written during the test holds a client secret, an API key or a bearer token.
+/// </summary>
+[Collection(ServiceTestGroup.Name)]
+public abstract class ServiceTest(ServiceFixture fixture) : IAsyncLifetime
+{
+    protected ServiceFixture Fixture { get; } = fixture;
+
+    protected ApiFactory Api => Fixture.Api;
+
+    protected StripeStandIn Stripe => Fixture.Stripe;
+
+    protected static string NewUserId() => "user-" + Guid.NewGuid().ToString("N");
+
+    private int _firstLogLine;
+
+    public Task InitializeAsync()
+    {
+        Stripe.Reset();
+        _firstLogLine = Fixture.Logs.Lines.Count;
+        return Task.CompletedTask;
+    }
+
+    public Task DisposeAsync()
+    {
+        Assert.Empty(Secrets.FoundIn(Fixture.Logs.Lines.Skip(_firstLogLine)));
+        return Task.CompletedTask;
+    }
+}

@@ -1,0 +1,160 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace BffSessions.Tests.Infrastructure;
+
+/// <summary>One request as Stripe would have received it: form fields decoded, headers kept.</summary>
+public sealed record StripeRequest(string Method, string Path, IReadOnlyDictionary<string, string> Form, IReadOnlyDictionary<string, string> Headers);
+
+/// <summary>
+/// A real HTTP server on loopback that answers like Stripe's API, so Stripe.net's whole path — form encoding,
+/// headers, retries, error parsing — runs in the tests. It records every request and lets a test replace the
+/// answer for a path (to inject faults). Customers it did not create are unknown to it, as in Stripe.
+/// </summary>
+public sealed class StripeStandIn : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ConcurrentQueue<StripeRequest> _requests = new();
+    private readonly ConcurrentDictionary<string, JsonObject> _customers = new();
+    private readonly ConcurrentDictionary<string, Func<StripeRequest, int, Task<IResult>>> _overrides = new();
+    private readonly ConcurrentDictionary<string, int> _attempts = new();
+    private readonly ConcurrentDictionary<string, Lazy<JsonObject>> _replays = new();
+
+    private StripeStandIn(WebApplication app) => _app = app;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    public IReadOnlyCollection<StripeRequest> Requests => _requests.ToArray();
+
+    public static async Task<StripeStandIn> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var standIn = new StripeStandIn(app);
+        app.Run(standIn.HandleAsync);
+        await app.StartAsync();
+        standIn.BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
+        return standIn;
+    }
+
+    public IReadOnlyList<StripeRequest> RequestsTo(string path) => Requests.Where(r => r.Path == path).ToList();
+
+    /// <summary>Answer requests to <paramref name="path"/> with <paramref name="answer"/>; it gets the request and its attempt number (1-based).</summary>
+    public void Override(string path, Func<StripeRequest, int, Task<IResult>> answer) => _overrides[path] = answer;
+
+    public void Override(string path, Func<StripeRequest, int, IResult> answer) => Override(path, (r, n) => Task.FromResult(answer(r, n)));
+
+    public void Reset()
+    {
+        _overrides.Clear();
+        _attempts.Clear();
+        _requests.Clear();
+    }
+
+    public static IResult Error(int status, string type, string? code = null, string message = "An error occurred.", string? param = null) =>
+        Results.Json(new JsonObject
+        {
+            ["error"] = new JsonObject { ["type"] = type, ["code"] = code, ["message"] = message, ["param"] = param },
+        }, statusCode: status);
+
+    private async Task HandleAsync(HttpContext http)
+    {
+        var form = http.Request.HasFormContentType
+            ? (await http.Request.ReadFormAsync()).ToDictionary(f => f.Key, f => f.Value.ToString(), StringComparer.Ordinal)
+            : new Dictionary<string, string>(StringComparer.Ordinal);
+        var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        var request = new StripeRequest(http.Request.Method, http.Request.Path.Value ?? "", form, headers);
+        _requests.Enqueue(request);
+        http.Response.Headers["Request-Id"] = "req_standin_" + RandomId(12);
+
+        var attempt = _attempts.AddOrUpdate(request.Path, 1, (_, n) => n + 1);
+        IResult result = _overrides.TryGetValue(request.Path, out var answer)
+            ? await answer(request, attempt)
+            : Answer(request);
+        await result.ExecuteAsync(http);
+    }
+
+    private IResult Answer(StripeRequest request)
+    {
+        if (!request.Headers.TryGetValue("Authorization", out var auth) || !auth.StartsWith("Bearer sk_", StringComparison.Ordinal))
+        {
+            return Error(401, "invalid_request_error", message: "Invalid API Key provided.");
+        }
+
+        return (request.Method, request.Path) switch
+        {
+            ("POST", "/v1/customers") => CreateCustomer(request),
+            ("POST", "/v1/customer_sessions") => CreateSession(request),
+            _ => Error(404, "invalid_request_error", message: $"Unrecognized request URL ({request.Method}: {request.Path})."),
+        };
+    }
+
+    /// <summary>Like Stripe, a repeated Idempotency-Key gets the first answer again, not a second customer.</summary>
+    private IResult CreateCustomer(StripeRequest request) =>
+        Results.Json(request.Headers.TryGetValue("Idempotency-Key", out var key)
+            ? _replays.GetOrAdd(key, _ => new Lazy<JsonObject>(() => NewCustomer(request))).Value
+            : NewCustomer(request));
+
+    private JsonObject NewCustomer(StripeRequest request)
+    {
+        var id = "cus_" + RandomId(14);
+        var customer = new JsonObject
+        {
+            ["id"] = id,
+            ["object"] = "customer",
+            ["email"] = request.Form.GetValueOrDefault("email"),
+            ["name"] = request.Form.GetValueOrDefault("name"),
+            ["metadata"] = new JsonObject { ["user_id"] = request.Form.GetValueOrDefault("metadata[user_id]") },
+            ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+            ["livemode"] = false,
+        };
+        _customers[id] = customer;
+        return customer;
+    }
+
+    private IResult CreateSession(StripeRequest request)
+    {
+        var customer = request.Form.GetValueOrDefault("customer");
+        if (customer is null || !_customers.ContainsKey(customer))
+        {
+            return Error(400, "invalid_request_error", "resource_missing", $"No such customer: '{customer}'", "customer");
+        }
+
+        if (!request.Form.Any(f => f.Key.StartsWith("components[", StringComparison.Ordinal) && f.Key.EndsWith("][enabled]", StringComparison.Ordinal) && f.Value == "true"))
+        {
+            return Error(400, "invalid_request_error", "parameter_missing", "At least one component must be enabled.", "components");
+        }
+
+        return Results.Json(Session(customer));
+    }
+
+    public static JsonObject Session(string customer) => new()
+    {
+        ["object"] = "customer_session",
+        ["client_secret"] = "cuss_secret_" + RandomId(47),
+        ["customer"] = customer,
+        ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
+        ["expires_at"] = DateTimeOffset.UtcNow.AddMinutes(30).ToUnixTimeSeconds(),
+        ["livemode"] = false,
+        ["components"] = new JsonObject(),
+    };
+
+    private static string RandomId(int length) =>
+        RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", length);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

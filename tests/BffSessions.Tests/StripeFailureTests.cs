@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.Http.Json;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+using Serilog.Events;
+
+namespace BffSessions.Tests;
+
+/// <summary>Stripe's failures, injected at the loopback stand-in, become problems without Stripe's internals or our key.</summary>
+public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fixture)
+{
+    private const string SessionsPath = "/v1/customer_sessions";
+    private static readonly object Request = new { components = new { pricingTable = new { enabled = true } } };
+
+    [Fact]
+    public async Task Stripe_5xx_is_retried_by_Stripe_net_and_then_answered_with_502()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => StripeStandIn.Error(500, "api_error", message: "Internal secret-ish details sk_live_notreally"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(3, Stripe.RequestsTo(SessionsPath).Count); // the call and Stripe.net's two retries
+        Assert.StartsWith("req_standin_", problem.GetProperty("stripeRequestId").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("api_error", problem.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_transient_Stripe_5xx_is_absorbed_by_the_retry()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (request, attempt) => attempt == 1
+            ? StripeStandIn.Error(503, "api_error")
+            : Results.Json(StripeStandIn.Session(request.Form["customer"])));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var attempts = Stripe.RequestsTo(SessionsPath);
+        Assert.Equal(2, attempts.Count);
+        Assert.Single(attempts.Select(a => a.Headers["Idempotency-Key"]).Distinct()); // a retry, not a second session
+    }
+
+    [Fact]
+    public async Task Stripe_rate_limiting_is_answered_with_503_and_Retry_After()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => StripeStandIn.Error(429, "invalid_request_error", "rate_limit", "Too many requests."));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Single(Stripe.RequestsTo(SessionsPath)); // Stripe.net does not retry a 429 without Stripe-Should-Retry
+        Assert.True(problem.TryGetProperty("stripeRequestId", out _));
+    }
+
+    [Fact]
+    public async Task A_Stripe_that_does_not_answer_in_time_gets_504_within_the_budget()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, async (_, _) =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(20));
+            return Results.Ok();
+        });
+        var started = DateTimeOffset.UtcNow;
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.GatewayTimeout);
+        Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(15), "the budget (3 s in tests) bounds the wait, not the upstream");
+    }
+
+    [Fact]
+    public async Task A_rejected_API_key_is_a_502_and_a_critical_log_event_without_the_key()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => StripeStandIn.Error(401, "invalid_request_error",
+            message: $"Invalid API Key provided: {ApiFactory.StripeKey}"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.DoesNotContain("API Key", problem.ToString(), StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(Fixture.Logs.Events, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_Stripe_invalid_request_is_a_502_with_Stripes_request_id_and_the_detail_only_in_the_log()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => StripeStandIn.Error(400, "invalid_request_error", "parameter_unknown", "Received unknown parameter: x", "x"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.DoesNotContain("unknown parameter", problem.ToString(), StringComparison.Ordinal);
+        var requestId = problem.GetProperty("stripeRequestId").GetString()!;
+        Assert.Contains(Fixture.Logs.Lines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Malformed_JSON_from_Stripe_is_a_502()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => Results.Text("{\"object\":\"customer_session\",", "application/json"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+    }
+
+    [Fact]
+    public async Task A_failed_customer_creation_stores_nothing_and_the_next_request_succeeds()
+    {
+        using var client = Api.CreateClientFor(NewUserId());
+        Stripe.Override("/v1/customers", (_, _) => StripeStandIn.Error(500, "api_error"));
+        using var failed = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+        await HttpAssert.ProblemAsync(failed, HttpStatusCode.BadGateway);
+        Assert.Empty(Stripe.RequestsTo(SessionsPath));
+
+        Stripe.Reset();
+        using var retried = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Single(Stripe.RequestsTo("/v1/customers"));
+    }
+
+    /// <summary>A client whose user already has a customer, so the fault hits the session call.</summary>
+    private async Task<HttpClient> WarmClientAsync()
+    {
+        var client = Api.CreateClientFor(NewUserId());
+        using var warm = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+        Assert.Equal(HttpStatusCode.OK, warm.StatusCode);
+        Stripe.Reset();
+        return client;
+    }
+}
