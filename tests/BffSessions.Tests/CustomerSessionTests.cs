@@ -182,4 +182,23 @@ public sealed class CustomerSessionTests(ServiceFixture fixture) : ServiceTest(f
         Assert.Single(Stripe.RequestsTo(SessionsPath).Select(s => s.Form["customer"]).Distinct());
         Assert.Single(Stripe.RequestsTo(CustomersPath).Select(c => c.Headers["Idempotency-Key"]).Distinct());
     }
+
+    [Fact]
+    public async Task Each_request_is_logged_once_with_route_status_user_and_Stripe_request_id_but_no_secret()
+    {
+        var userId = NewUserId();
+        using var client = Api.CreateClientFor(userId);
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { pricingTable = new { enabled = true } } });
+
+        var secret = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("clientSecret").GetString()!;
+        var line = Assert.Single(Fixture.Logs.Events, e =>
+            e.Properties.TryGetValue("UserId", out var user) && user.ToString() == $"\"{userId}\"" && e.Properties.ContainsKey("StatusCode"));
+        Assert.Equal("\"POST\"", line.Properties["RequestMethod"].ToString());
+        Assert.Equal("\"/api/customer-sessions\"", line.Properties["Route"].ToString());
+        Assert.Equal("200", line.Properties["StatusCode"].ToString());
+        Assert.True(line.Properties.ContainsKey("Elapsed"));
+        Assert.StartsWith("\"req_standin_", line.Properties["StripeRequestId"].ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(Fixture.Logs.Lines, l => l.Contains(secret, StringComparison.Ordinal));
+    }
 }

@@ -49,6 +49,16 @@ public sealed class StartupTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_unknown_database_provider_stops_start_up_naming_the_setting()
+    {
+        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["Database:Provider"] = "Oracle" });
+
+        var error = Assert.Throws<OptionsValidationException>(() => api.Server);
+
+        Assert.Contains("Database:Provider 'Oracle'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_restricted_key_is_accepted()
     {
         await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["Stripe:SecretKey"] = "rk_test_0123456789" });

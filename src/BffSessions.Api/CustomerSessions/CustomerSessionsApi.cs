@@ -19,7 +19,7 @@ public static class CustomerSessionsApi
 
     public static RouteGroupBuilder MapCustomerSessions(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api/customer-sessions")
+        var group = app.MapGroup("/api")
             .WithTags("Customer sessions")
             .RequireAuthorization(IdentityExtensions.SignedInUserPolicy)
             .WithValidation()
@@ -30,7 +30,7 @@ public static class CustomerSessionsApi
                 return await next(invocation);
             });
 
-        group.MapPost("", CreateAsync)
+        group.MapPost("/customer-sessions", CreateAsync)
             .WithName("CreateCustomerSession")
             .WithSummary("Create a Stripe Customer Session for the signed-in user")
             .WithDescription(

@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Customers;
 
@@ -10,14 +11,17 @@ public static class CustomersExtensions
 
     public static IHostApplicationBuilder AddCustomers(this IHostApplicationBuilder builder)
     {
-        var connectionString = builder.Configuration.GetConnectionString(ConnectionStringName);
-        if (string.IsNullOrWhiteSpace(connectionString))
-        {
-            throw new InvalidOperationException(
-                "ConnectionStrings:Customers is empty (env var ConnectionStrings__Customers): set it to a SQLite connection string such as \"Data Source=bffsessions.db\".");
-        }
+        // Read through options, not builder.Configuration, so that every configuration source — test hosts'
+        // included — is in place when the values are used.
+        builder.Services.AddOptions<DatabaseOptions>()
+            .BindConfiguration(DatabaseOptions.SectionName)
+            .Configure<IConfiguration>((options, configuration) =>
+                options.ConnectionString = configuration.GetConnectionString(ConnectionStringName))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
 
-        builder.Services.AddPooledDbContextFactory<CustomersDbContext>(db => db.UseSqlite(connectionString));
+        builder.Services.AddPooledDbContextFactory<CustomersDbContext>((services, db) =>
+            db.UseSqlite(services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString));
         builder.Services.AddSingleton<CustomerResolver>();
         return builder;
     }
@@ -25,7 +29,7 @@ public static class CustomersExtensions
     /// <summary>Brings the schema up to date before the first request, unless Database:MigrateOnStartup is false.</summary>
     public static async Task MigrateCustomersAsync(this WebApplication app)
     {
-        if (!app.Configuration.GetValue("Database:MigrateOnStartup", defaultValue: true))
+        if (!app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value.MigrateOnStartup)
         {
             return;
         }
