@@ -1,5 +1,6 @@
 using BffSessions.Api.CustomerSessions;
 using BffSessions.Api.Customers;
+using BffSessions.Api.Demo;
 using BffSessions.Api.Hosting;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
@@ -10,7 +11,8 @@ builder.AddRepositorySettings();        // appsettings.json from the repository 
 builder.AddLogging();                   // Serilog from configuration; request logs without secrets
 builder.AddProblemResponses();          // every error is application/problem+json
 builder.AddApiDocumentation();          // Swagger UI at /swagger with the bearer scheme
-builder.AddIdentity();                  // bearer tokens (dotnet user-jwts locally), user id from a claim
+builder.AddIdentity();                  // bearer tokens, or the browser's cookie session from /bff/login
+builder.AddCrossOriginPolicy();         // Cors:AllowedOrigins, exact origins with credentials
 builder.AddPayments();                  // one Stripe.net client on IHttpClientFactory, or the offline stand-in
 builder.AddCustomers();                 // user -> Stripe customer, EF Core + migrations
 builder.AddCustomerSessions();          // the validator for the one request this service answers
@@ -19,10 +21,15 @@ var app = builder.Build();
 
 app.UseRequestLogging();               // outermost, so it logs the status the client really got
 app.UseProblemResponses();
+app.UseDemoPage();                      // wwwroot, in Development or with Demo:Enabled
+app.UseCors();
 app.UseAuthentication();
+app.UseCsrfHeaderCheck();               // cookie sessions must send X-CSRF: 1 to APIs
 app.UseAuthorization();
 
 app.MapApiDocumentation();
+app.MapBff();
+app.MapDemoConfig();
 app.MapCustomerSessions();
 
 await app.MigrateCustomersAsync();

@@ -19,14 +19,14 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
     };
 
     [Fact]
-    public async Task A_request_without_a_token_gets_a_401_problem_not_a_redirect()
+    public async Task A_request_without_a_token_or_session_gets_a_401_problem_not_a_redirect()
     {
         using var client = Api.CreateApiClient();
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
-        Assert.Equal("A bearer token is required.", problem.GetProperty("detail").GetString());
+        Assert.Equal("Sign in at /bff/login, or send a bearer token.", problem.GetProperty("detail").GetString());
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
         Assert.Null(response.Headers.Location);
         Assert.Empty(Stripe.Requests);

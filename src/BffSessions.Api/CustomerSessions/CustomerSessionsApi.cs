@@ -22,6 +22,7 @@ public static class CustomerSessionsApi
         var group = app.MapGroup("/api")
             .WithTags("Customer sessions")
             .RequireAuthorization(IdentityExtensions.SignedInUserPolicy)
+            .RequireCsrfHeader()
             .WithValidation()
             // A client secret must never sit in a browser, proxy or CDN cache; errors are not worth caching either.
             .AddEndpointFilter(async (invocation, next) =>

@@ -40,7 +40,13 @@ public static class ApiDocumentation
     public static WebApplication MapApiDocumentation(this WebApplication app)
     {
         app.UseSwagger();
-        app.UseSwaggerUI(ui => ui.DocumentTitle = "BffSessions API");
+        app.UseSwaggerUI(ui =>
+        {
+            ui.DocumentTitle = "BffSessions API";
+            // Someone signed in through /bff/login can try the API without a token: Swagger UI's fetch sends the
+            // session cookie (same origin), and this adds the CSRF header cookie sessions need.
+            ui.Interceptors.RequestInterceptorFunction = "(request) => { request.headers['X-CSRF'] = '1'; return request; }";
+        });
         return app;
     }
 

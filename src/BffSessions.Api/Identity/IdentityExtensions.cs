@@ -1,5 +1,10 @@
-using Microsoft.AspNetCore.Authorization;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 
@@ -11,11 +16,28 @@ public static class IdentityExtensions
     public const string SignedInUserPolicy = "SignedInUser";
 
     /// <summary>
-    /// The scheme the API authenticates with. It is a selector, not a scheme of its own: today every
-    /// request goes to the bearer handler; the browser sign-in adds a cookie branch here (an
-    /// Authorization header means bearer, otherwise the cookie), and nothing else has to change.
+    /// The scheme the API authenticates with: a selector, not a scheme of its own. A request with an
+    /// Authorization header is a bearer request (mobile app, SPA); any other is the browser's cookie session.
     /// </summary>
     public const string ApiScheme = "Api";
+
+    public const string CookieScheme = CookieAuthenticationDefaults.AuthenticationScheme;
+
+    public const string OidcScheme = OpenIdConnectDefaults.AuthenticationScheme;
+
+    /// <summary>
+    /// The session cookie. <c>__Host-</c> pins it to this host, path / and HTTPS (browsers treat http://localhost
+    /// as secure, so local development works too).
+    /// </summary>
+    public const string CookieName = "__Host-bff";
+
+    private const string OidcSection = "Authentication:Schemes:OpenIdConnect";
+
+    public static bool UsesBearer(HttpRequest request) => request.Headers.Authorization.Count > 0;
+
+    /// <summary>True when an OpenID Connect provider is configured; otherwise Development offers the local sign-in form.</summary>
+    public static bool HasOpenIdConnect(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration[$"{OidcSection}:Authority"]);
 
     public static IHostApplicationBuilder AddIdentity(this IHostApplicationBuilder builder)
     {
@@ -23,19 +45,70 @@ public static class IdentityExtensions
             .BindConfiguration(UserClaimsOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddOptions<BffOptions>()
+            .BindConfiguration(BffOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
         builder.Services.AddSingleton<CurrentUserAccessor>();
+        // A fixed application name: every instance of the service can read the cookies any other one wrote.
+        builder.Services.AddDataProtection().SetApplicationName("BffSessions");
 
-        builder.Services.AddAuthentication(ApiScheme)
-            .AddPolicyScheme(ApiScheme, "Bearer token", options =>
-                options.ForwardDefaultSelector = _ => JwtBearerDefaults.AuthenticationScheme)
+        var authentication = builder.Services.AddAuthentication(ApiScheme)
+            .AddPolicyScheme(ApiScheme, "Bearer token or session cookie", options =>
+                options.ForwardDefaultSelector = http => UsesBearer(http.Request) ? JwtBearerDefaults.AuthenticationScheme : CookieScheme)
             // Binds Authentication:Schemes:Bearer (Authority, ValidAudiences, ValidIssuer, SigningKeys),
             // the section `dotnet user-jwts` writes.
             .AddJwtBearer(options =>
             {
                 // Keep claim names as the token has them ("sub", "email"), not WS-Federation URIs.
                 options.MapInboundClaims = false;
-                options.Events = new JwtBearerEvents { OnChallenge = WriteChallengeProblemAsync };
+                options.Events = new JwtBearerEvents { OnChallenge = WriteBearerChallengeAsync, OnForbidden = WriteForbiddenAsync };
+            })
+            .AddCookie(CookieScheme, options =>
+            {
+                options.Cookie.Name = CookieName;
+                options.Cookie.HttpOnly = true;
+                options.Cookie.SecurePolicy = CookieSecurePolicy.Always;
+                options.Cookie.Path = "/";
+                // Strict: the cookie never rides on a request another site starts. The OpenID Connect callback does
+                // not need Lax: the handler's own correlation and nonce cookies carry the cross-site return from the
+                // provider, and this cookie is only *set* by that response. (A full-page navigation straight from
+                // the provider back to a page would not carry it, but the demo page asks /bff/user with fetch,
+                // which is same-site.)
+                options.Cookie.SameSite = SameSiteMode.Strict;
+                options.SlidingExpiration = true;
+                options.Events = new CookieAuthenticationEvents
+                {
+                    OnRedirectToLogin = context => AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
+                        "Sign in at /bff/login, or send a bearer token."),
+                    OnRedirectToAccessDenied = context => WriteForbiddenAsync(context.HttpContext),
+                    OnSigningIn = context =>
+                    {
+                        AddSessionId(context.Principal!);
+                        return Task.CompletedTask;
+                    },
+                };
             });
+        builder.Services.AddOptions<CookieAuthenticationOptions>(CookieScheme)
+            .Configure<IOptions<BffOptions>>((cookie, bff) => cookie.ExpireTimeSpan = bff.Value.SessionIdleTimeout);
+
+        if (HasOpenIdConnect(builder.Configuration))
+        {
+            authentication.AddOpenIdConnect(OidcScheme, options =>
+            {
+                // Authority, ClientId, ClientSecret, Scope, RequireHttpsMetadata … as named in the section.
+                builder.Configuration.GetSection(OidcSection).Bind(options);
+                options.SignInScheme = CookieScheme;
+                options.ResponseType = "code";
+                options.UsePkce = true;
+                options.MapInboundClaims = false;
+                options.GetClaimsFromUserInfoEndpoint = true;
+                // The id token is kept (inside the encrypted cookie) only as the hint for signing out at the provider.
+                options.SaveTokens = true;
+                options.Scope.Add("email");
+                options.TokenValidationParameters.NameClaimType = "name";
+            });
+        }
 
         // The user id claim is a setting, so the policy is built once options are known.
         builder.Services.AddAuthorization();
@@ -48,11 +121,17 @@ public static class IdentityExtensions
         return builder;
     }
 
-    /// <summary>
-    /// A 401 that says what was wrong with the credentials, as a problem, and never a redirect.
-    /// The token itself and the validator's internals are not repeated back.
-    /// </summary>
-    private static async Task WriteChallengeProblemAsync(JwtBearerChallengeContext context)
+    /// <summary>Every session gets an id, so that a logout link can prove it came from this session's page.</summary>
+    private static void AddSessionId(ClaimsPrincipal principal)
+    {
+        if (principal.FindFirst("sid") is null && principal.Identity is ClaimsIdentity identity)
+        {
+            identity.AddClaim(new Claim("sid", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))));
+        }
+    }
+
+    /// <summary>A 401 that says what was wrong with the bearer token; the token and the validator's internals are not repeated.</summary>
+    private static Task WriteBearerChallengeAsync(JwtBearerChallengeContext context)
     {
         context.HandleResponse();
         var (detail, header) = context.AuthenticateFailure switch
@@ -61,14 +140,11 @@ public static class IdentityExtensions
             SecurityTokenExpiredException => ("The bearer token has expired.", "Bearer error=\"invalid_token\", error_description=\"The token expired\""),
             _ => ("The bearer token is not valid.", "Bearer error=\"invalid_token\""),
         };
-        var http = context.HttpContext;
-        http.Response.StatusCode = StatusCodes.Status401Unauthorized;
-        http.Response.Headers.WWWAuthenticate = header;
-        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
-        await problems.WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails = { Status = StatusCodes.Status401Unauthorized, Title = "Unauthorized", Detail = detail },
-        });
+        return AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, detail, header);
     }
+
+    private static Task WriteForbiddenAsync(ForbiddenContext context) => WriteForbiddenAsync(context.HttpContext);
+
+    private static Task WriteForbiddenAsync(HttpContext http) =>
+        AuthProblems.WriteAsync(http, StatusCodes.Status403Forbidden, "The signed-in identity has no user id claim.", wwwAuthenticate: null);
 }

@@ -1,0 +1,118 @@
+using System.Net;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace BffSessions.Api.Identity;
+
+/// <summary>
+/// Browser sign-in, named as in Duende BFF: /bff/login starts OpenID Connect (or, in Development without a
+/// provider, shows a local form), /bff/logout ends the session, /bff/user tells the page who is signed in.
+/// </summary>
+public static class BffEndpoints
+{
+    public static IEndpointRouteBuilder MapBff(this IEndpointRouteBuilder app)
+    {
+        var environment = app.ServiceProvider.GetRequiredService<IHostEnvironment>();
+        var configuration = app.ServiceProvider.GetRequiredService<IConfiguration>();
+        var bff = app.MapGroup("/bff").WithTags("Browser session");
+
+        if (IdentityExtensions.HasOpenIdConnect(configuration))
+        {
+            bff.MapGet("/login", Login).WithSummary("Sign in at the OpenID Connect provider, then return to returnUrl");
+        }
+        else if (environment.IsDevelopment())
+        {
+            // Without a provider, Development offers a form to sign in as anyone. No other environment has it.
+            bff.MapGet("/login", DevSignIn.Form).WithSummary("Development only: a form to sign in as any user");
+            bff.MapPost("/login", (Delegate)DevSignIn.SignInAsync).DisableAntiforgery().WithSummary("Development only: sign in as any user");
+        }
+
+        bff.MapMethods("/logout", [HttpMethods.Get, HttpMethods.Post], LogoutAsync)
+            .WithSummary("End the browser session (and at the provider); GET needs the session's sid, POST the X-CSRF header");
+        bff.MapGet("/user", UserAsync)
+            .RequireCsrfHeader()
+            .WithSummary("The signed-in user's claims and session expiry (Duende BFF shape); 401 when signed out")
+            .ProducesProblem(StatusCodes.Status401Unauthorized);
+        return app;
+    }
+
+    /// <summary>Only a path on this site: "/x", not "//evil.example", "/\evil.example" or "https://evil.example".</summary>
+    public static bool IsLocalUrl(string? url) =>
+        !string.IsNullOrEmpty(url)
+        && url[0] == '/'
+        && (url.Length == 1 || (url[1] != '/' && url[1] != '\\'))
+        && !url.Any(char.IsControl);
+
+    internal static ProblemHttpResult ReturnUrlRefused() => TypedResults.Problem(
+        statusCode: StatusCodes.Status400BadRequest,
+        title: "returnUrl must be a path on this site",
+        detail: "Pass a local path such as /checkout; other sites are not allowed.");
+
+    private static Results<ChallengeHttpResult, ProblemHttpResult> Login(string? returnUrl)
+    {
+        returnUrl ??= "/";
+        return IsLocalUrl(returnUrl)
+            ? TypedResults.Challenge(new AuthenticationProperties { RedirectUri = returnUrl }, [IdentityExtensions.OidcScheme])
+            : ReturnUrlRefused();
+    }
+
+    private static async Task<IResult> LogoutAsync(HttpContext http, string? sid, string? returnUrl)
+    {
+        returnUrl ??= "/";
+        if (!IsLocalUrl(returnUrl))
+        {
+            return ReturnUrlRefused();
+        }
+
+        var session = await http.AuthenticateAsync(IdentityExtensions.CookieScheme);
+        if (!session.Succeeded)
+        {
+            return TypedResults.Redirect(returnUrl);
+        }
+
+        // Another site must not be able to sign the user out: a GET proves itself with the session's id
+        // (from /bff/user's bff:logout_url), a POST with the CSRF header.
+        var proven = HttpMethods.IsPost(http.Request.Method)
+            ? http.Request.Headers[CsrfHeader.Name] == "1"
+            : sid is not null && sid == session.Principal!.FindFirstValue("sid");
+        if (!proven)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Logout not confirmed",
+                detail: "Use bff:logout_url from /bff/user, or POST with the X-CSRF: 1 header.");
+        }
+
+        var properties = new AuthenticationProperties { RedirectUri = returnUrl };
+        var schemes = IdentityExtensions.HasOpenIdConnect(http.RequestServices.GetRequiredService<IConfiguration>())
+            ? new[] { IdentityExtensions.CookieScheme, IdentityExtensions.OidcScheme }
+            : [IdentityExtensions.CookieScheme];
+        return TypedResults.SignOut(properties, schemes);
+    }
+
+    private static async Task<IResult> UserAsync(HttpContext http, TimeProvider time)
+    {
+        var session = await http.AuthenticateAsync(IdentityExtensions.CookieScheme);
+        if (!session.Succeeded)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: "No one is signed in.");
+        }
+
+        var claims = session.Principal!.Claims
+            .Select(c => new BffClaim(c.Type, c.Value))
+            .ToList();
+        var expiresAt = session.Properties?.ExpiresUtc;
+        if (expiresAt is not null)
+        {
+            var now = time.GetUtcNow();
+            claims.Add(new BffClaim("bff:session_expires_in", (long)Math.Max(0, (expiresAt.Value - now).TotalSeconds)));
+        }
+
+        var sid = session.Principal!.FindFirstValue("sid");
+        claims.Add(new BffClaim("bff:logout_url", $"/bff/logout?sid={WebUtility.UrlEncode(sid)}"));
+        http.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Ok(claims);
+    }
+
+    /// <summary>One claim as Duende BFF's /bff/user returns it.</summary>
+    public sealed record BffClaim(string Type, object Value);
+}

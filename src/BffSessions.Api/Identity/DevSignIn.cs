@@ -1,0 +1,86 @@
+using System.Net;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+
+namespace BffSessions.Api.Identity;
+
+/// <summary>
+/// Development without an identity provider: sign in as any user id and email, to try the browser flow locally.
+/// Mapped only in Development and only when no OpenID Connect Authority is configured.
+/// </summary>
+internal static class DevSignIn
+{
+    public static IResult Form(string? returnUrl)
+    {
+        returnUrl ??= "/";
+        if (!BffEndpoints.IsLocalUrl(returnUrl))
+        {
+            return BffEndpoints.ReturnUrlRefused();
+        }
+
+        var html = $$"""
+            <!doctype html>
+            <html lang="en">
+            <head><meta charset="utf-8"><title>Local sign-in (Development)</title>
+            <link rel="stylesheet" href="/demo.css"></head>
+            <body>
+            <main>
+              <h1>Local sign-in</h1>
+              <p>Development only: no identity provider is configured, so you can sign in as anyone.</p>
+              <form method="post" action="/bff/login">
+                <label>User id <input name="userId" required maxlength="255" value="dev-user"></label>
+                <label>Email <input name="email" type="email" value="dev-user@example.com"></label>
+                <label>Name <input name="name" value="Dev User"></label>
+                <input type="hidden" name="returnUrl" value="{{WebUtility.HtmlEncode(returnUrl)}}">
+                <button type="submit">Sign in</button>
+              </form>
+            </main>
+            </body>
+            </html>
+            """;
+        return TypedResults.Content(html, "text/html; charset=utf-8");
+    }
+
+    public static async Task<IResult> SignInAsync(HttpContext http)
+    {
+        // Only this site's own form may sign someone in (a login CSRF would sign the victim in as the attacker).
+        var origin = http.Request.Headers.Origin.ToString();
+        if (origin.Length > 0 && origin != $"{http.Request.Scheme}://{http.Request.Host}")
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Sign-in from another site refused");
+        }
+
+        if (!http.Request.HasFormContentType)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Send the sign-in form");
+        }
+
+        var form = await http.Request.ReadFormAsync();
+        var userId = form["userId"].ToString().Trim();
+        var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } r ? r : "/";
+        if (userId.Length is 0 or > 255)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userId"] = ["A user id of 1 to 255 characters is required."] });
+        }
+
+        if (!BffEndpoints.IsLocalUrl(returnUrl))
+        {
+            return BffEndpoints.ReturnUrlRefused();
+        }
+
+        var claims = new List<Claim> { new("sub", userId) };
+        if (form["email"].ToString().Trim() is { Length: > 0 } email)
+        {
+            claims.Add(new Claim("email", email));
+        }
+
+        if (form["name"].ToString().Trim() is { Length: > 0 } name)
+        {
+            claims.Add(new Claim("name", name));
+        }
+
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, "dev-sign-in", "name", "role"));
+        await http.SignInAsync(IdentityExtensions.CookieScheme, principal);
+        return TypedResults.Redirect(returnUrl);
+    }
+}
