@@ -27,6 +27,7 @@ public sealed class StripeStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Func<StripeRequest, int, Task<IResult>>> _overrides = new();
     private readonly ConcurrentDictionary<string, int> _attempts = new();
     private readonly ConcurrentDictionary<string, Lazy<JsonObject>> _replays = new();
+    private readonly ConcurrentQueue<string> _issuedSecrets = new();
 
     private StripeStandIn(WebApplication app) => _app = app;
 
@@ -46,6 +47,9 @@ public sealed class StripeStandIn : IAsyncDisposable
         standIn.BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
         return standIn;
     }
+
+    /// <summary>Every client secret this stand-in has handed out, oldest first.</summary>
+    public IReadOnlyList<string> IssuedSecrets => _issuedSecrets.ToArray();
 
     public IReadOnlyList<StripeRequest> RequestsTo(string path) => Requests.Where(r => r.Path == path).ToList();
 
@@ -135,7 +139,9 @@ public sealed class StripeStandIn : IAsyncDisposable
             return Error(400, "invalid_request_error", "parameter_missing", "At least one component must be enabled.", "components");
         }
 
-        return Results.Json(Session(customer));
+        var session = Session(customer);
+        _issuedSecrets.Enqueue(session["client_secret"]!.GetValue<string>());
+        return Results.Json(session);
     }
 
     public static JsonObject Session(string customer) => new()

@@ -1,0 +1,75 @@
+namespace BffSessions.Tests.Browser;
+
+/// <summary>
+/// What the real-browser tests need beyond the .NET SDK: Debian's Chromium, Node.js, and the test OpenID Connect
+/// provider's npm packages. Plain `dotnet test` skips the tests with a message naming what is missing; under CI
+/// (CI=true, set by .ci/run's runner) a missing piece fails them instead, so they cannot silently stop running.
+/// </summary>
+public static class BrowserPrerequisites
+{
+    public static string ChromiumPath => Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } path ? path : "/usr/bin/chromium";
+
+    public static string RepositoryRoot { get; } = FindRepositoryRoot();
+
+    public static string OidcProviderDirectory => Path.Combine(RepositoryRoot, "tests", "BffSessions.Tests", "Browser", "oidc-provider");
+
+    public static string? NodePath { get; } = FindOnPath("node");
+
+    public static IReadOnlyList<string> Missing()
+    {
+        var missing = new List<string>();
+        if (!File.Exists(ChromiumPath))
+        {
+            missing.Add($"Chromium at {ChromiumPath} (apt-get install chromium)");
+        }
+
+        if (NodePath is null)
+        {
+            missing.Add("Node.js on PATH (apt-get install nodejs)");
+        }
+
+        if (!Directory.Exists(Path.Combine(OidcProviderDirectory, "node_modules", "oidc-provider")))
+        {
+            missing.Add($"the test OpenID Connect provider's packages (npm ci --prefix {Path.GetRelativePath(Environment.CurrentDirectory, OidcProviderDirectory)})");
+        }
+
+        return missing;
+    }
+
+    /// <summary>Skips (locally) or fails (in CI) when something is missing.</summary>
+    public static void Require()
+    {
+        var missing = Missing();
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        var message = "Real-browser tests need " + string.Join("; ", missing) + ". .ci/run installs them.";
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidOperationException(message);
+        }
+
+        Skip.If(true, message);
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "BffSessions.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("BffSessions.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    private static string? FindOnPath(string program) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "")
+            .Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program))
+            .FirstOrDefault(File.Exists);
+}

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+
+namespace BffSessions.Tests.Browser;
+
+/// <summary>The test OpenID Connect provider (Browser/oidc-provider/server.mjs, oidc-provider from npm) as a child process on loopback.</summary>
+public sealed class OidcProviderProcess : IAsyncDisposable
+{
+    public const string ClientId = "bffsessions-browser-tests";
+    public const string ClientSecret = "browser-tests-client-secret";
+
+    private readonly Process _process;
+    private readonly List<string> _errors = [];
+
+    private OidcProviderProcess(Process process, Uri issuer)
+    {
+        _process = process;
+        Issuer = issuer;
+    }
+
+    public Uri Issuer { get; }
+
+    public static async Task<OidcProviderProcess> StartAsync(int port, Uri application)
+    {
+        var start = new ProcessStartInfo(BrowserPrerequisites.NodePath!, "server.mjs")
+        {
+            WorkingDirectory = BrowserPrerequisites.OidcProviderDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.Environment["OIDC_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        start.Environment["OIDC_CLIENT_ID"] = ClientId;
+        start.Environment["OIDC_CLIENT_SECRET"] = ClientSecret;
+        start.Environment["OIDC_REDIRECT_URI"] = new Uri(application, "/signin-oidc").ToString();
+        start.Environment["OIDC_POST_LOGOUT_REDIRECT_URI"] = new Uri(application, "/signout-callback-oidc").ToString();
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
+        var provider = new OidcProviderProcess(process, new Uri($"http://localhost:{port}"));
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data?.StartsWith("READY ", StringComparison.Ordinal) == true)
+            {
+                ready.TrySetResult();
+            }
+        };
+        process.ErrorDataReceived += (_, line) =>
+        {
+            if (line.Data is not null)
+            {
+                lock (provider._errors)
+                {
+                    provider._errors.Add(line.Data);
+                }
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var exited = process.WaitForExitAsync();
+        if (await Task.WhenAny(ready.Task, exited, Task.Delay(TimeSpan.FromSeconds(30))) != ready.Task)
+        {
+            await provider.DisposeAsync();
+            throw new InvalidOperationException("The test OpenID Connect provider did not start: " + provider.Errors);
+        }
+
+        return provider;
+    }
+
+    public string Errors
+    {
+        get
+        {
+            lock (_errors)
+            {
+                return string.Join(Environment.NewLine, _errors);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+}

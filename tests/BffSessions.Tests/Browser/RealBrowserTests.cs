@@ -1,0 +1,239 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace BffSessions.Tests.Browser;
+
+/// <summary>
+/// The service on a real port, a real OpenID Connect provider (oidc-provider from npm) and headless Chromium:
+/// the whole browser flow, as a user goes through it.
+/// </summary>
+public sealed class BrowserFixture : IAsyncLifetime
+{
+    public const string PublishableKey = "pk_test_browser";
+    public const string PricingTableId = "prctbl_browser";
+
+    private IPlaywright? _playwright;
+    private readonly List<string> _userDataDirectories = [];
+
+    public StripeStandIn Stripe { get; private set; } = null!;
+
+    public LogCapture Logs { get; } = new();
+
+    public ApiFactory Api { get; private set; } = null!;
+
+    public OidcProviderProcess Provider { get; private set; } = null!;
+
+    public Uri Application { get; private set; } = null!;
+
+    public bool Started { get; private set; }
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>Starts everything once, for the first test that runs with the prerequisites present.</summary>
+    public async Task EnsureStartedAsync()
+    {
+        if (Started)
+        {
+            return;
+        }
+
+        var appPort = FreePort();
+        Application = new Uri($"http://localhost:{appPort}");
+        Stripe = await StripeStandIn.StartAsync();
+        Provider = await OidcProviderProcess.StartAsync(FreePort(), Application);
+        Api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>
+        {
+            ["Authentication:Schemes:OpenIdConnect:Authority"] = Provider.Issuer.ToString(),
+            ["Authentication:Schemes:OpenIdConnect:ClientId"] = OidcProviderProcess.ClientId,
+            ["Authentication:Schemes:OpenIdConnect:ClientSecret"] = OidcProviderProcess.ClientSecret,
+            ["Authentication:Schemes:OpenIdConnect:RequireHttpsMetadata"] = "false",
+            ["Demo:Enabled"] = "true",
+            ["Stripe:PublishableKey"] = PublishableKey,
+            ["Stripe:PricingTableId"] = PricingTableId,
+        });
+        Api.UseKestrel(appPort);
+        Api.StartServer();
+        _playwright = await Playwright.CreateAsync();
+        Started = true;
+    }
+
+    /// <summary>A fresh Chromium profile with Stripe.js answered by the stand-in; nothing else leaves loopback.</summary>
+    public async Task<IBrowserContext> NewBrowserAsync()
+    {
+        var userData = Directory.CreateTempSubdirectory("bffsessions-chromium-").FullName;
+        _userDataDirectories.Add(userData);
+        var context = await _playwright!.Chromium.LaunchPersistentContextAsync(userData, new BrowserTypeLaunchPersistentContextOptions
+        {
+            ExecutablePath = BrowserPrerequisites.ChromiumPath,
+            Headless = true,
+            Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--no-first-run", "--disable-quic", "--disable-sync"],
+        });
+        await context.RouteAsync("https://js.stripe.com/**", route => route.FulfillAsync(new RouteFulfillOptions
+        {
+            Status = 200,
+            ContentType = "application/javascript",
+            Body = StripeJsStandIn.For(route.Request.Url),
+        }));
+        await context.RouteAsync("https://fonts.googleapis.com/**", route => route.AbortAsync());
+        await context.RouteAsync("http://evil.test/**", route => route.FulfillAsync(new RouteFulfillOptions
+        {
+            Status = 200,
+            ContentType = "text/html",
+            Body = "<!doctype html><title>Another site</title><p>Another site</p>",
+        }));
+        return context;
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (!Started)
+        {
+            return;
+        }
+
+        _playwright?.Dispose();
+        await Api.DisposeAsync();
+        await Provider.DisposeAsync();
+        await Stripe.DisposeAsync();
+        foreach (var directory in _userDataDirectories)
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+
+        Assert.Empty(Secrets.FoundIn(Logs.Lines));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+{
+    private const string ConsentButton = "form:has(input[name=\"prompt\"][value=\"consent\"]) button[type=\"submit\"]";
+
+    [SkippableFact]
+    public async Task A_user_signs_in_at_the_provider_and_the_page_hands_their_client_secret_to_Stripe_js()
+    {
+        BrowserPrerequisites.Require();
+        await fixture.EnsureStartedAsync();
+        await using var browser = await fixture.NewBrowserAsync();
+        var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
+        var userId = "browser-" + Guid.NewGuid().ToString("N")[..8];
+
+        await SignInAtTheProviderAsync(page, userId);
+
+        // The session cookie, as the browser stored it.
+        var cookie = Assert.Single(await browser.CookiesAsync([fixture.Application.ToString()]), c => c.Name == "__Host-bff");
+        Assert.True(cookie.HttpOnly);
+        Assert.True(cookie.Secure);
+        Assert.Equal(SameSiteAttribute.Strict, cookie.SameSite);
+        Assert.Equal("/", cookie.Path);
+        Assert.Equal("localhost", cookie.Domain);
+        Assert.Equal($"User {userId}", await page.TextContentAsync("#user-name"));
+
+        // Payment Element: the page fetches a session with the cookie and X-CSRF, and gives the secret to Stripe.js.
+        await page.ClickAsync("[data-component=paymentElement]");
+        await page.WaitForFunctionAsync("() => window.__stripe?.calls.some(c => c.fn === 'mount')");
+        var calls = await StripeCallsAsync(page);
+        Assert.Equal(BrowserFixture.PublishableKey, calls.Single(c => c.GetProperty("fn").GetString() == "Stripe").GetProperty("publishableKey").GetString());
+        var elements = calls.Single(c => c.GetProperty("fn").GetString() == "elements").GetProperty("options");
+        var paymentElementSecret = elements.GetProperty("customerSessionClientSecret").GetString()!;
+        Assert.Equal(fixture.Stripe.IssuedSecrets[^1], paymentElementSecret);
+        var customer = fixture.Stripe.RequestsTo("/v1/customers").Single(c => c.Form["metadata[user_id]"] == userId);
+        Assert.Equal($"{userId}@example.com", customer.Form["email"]);
+        var session = fixture.Stripe.RequestsTo("/v1/customer_sessions")[^1];
+        Assert.Equal("true", session.Form["components[payment_element][enabled]"]);
+        Assert.Equal("enabled", session.Form["components[payment_element][features][payment_method_redisplay]"]);
+
+        // Pricing table: a fresh session for this render, handed over as the element's attribute.
+        await page.ClickAsync("[data-component=pricingTable]");
+        await page.WaitForFunctionAsync("() => window.__stripe.calls.some(c => c.fn === 'stripe-pricing-table')");
+        var table = (await StripeCallsAsync(page)).Single(c => c.GetProperty("fn").GetString() == "stripe-pricing-table");
+        Assert.Equal(BrowserFixture.PricingTableId, table.GetProperty("id").GetString());
+        var tableSecret = table.GetProperty("customerSessionClientSecret").GetString()!;
+        Assert.Equal(fixture.Stripe.IssuedSecrets[^1], tableSecret);
+        Assert.NotEqual(paymentElementSecret, tableSecret);
+
+        // The same call without the CSRF header is refused, with the cookie present.
+        Assert.Equal(401, await FetchSessionStatusAsync(page, withCsrfHeader: false));
+        Assert.Equal(200, await FetchSessionStatusAsync(page, withCsrfHeader: true));
+
+        // Sign out through the page: the session ends here and at the provider.
+        await page.ClickAsync("#sign-out");
+        await page.WaitForSelectorAsync("#signed-out:not([hidden])");
+        Assert.DoesNotContain(await browser.CookiesAsync([fixture.Application.ToString()]), c => c.Name == "__Host-bff");
+        Assert.Equal(401, await FetchSessionStatusAsync(page, withCsrfHeader: true));
+    }
+
+    [SkippableFact]
+    public async Task A_page_on_another_origin_cannot_obtain_a_session_for_the_signed_in_user()
+    {
+        BrowserPrerequisites.Require();
+        await fixture.EnsureStartedAsync();
+        await using var browser = await fixture.NewBrowserAsync();
+        var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
+        await SignInAtTheProviderAsync(page, "cross-origin-" + Guid.NewGuid().ToString("N")[..8]);
+        var sessionsBefore = fixture.Stripe.RequestsTo("/v1/customer_sessions").Count;
+
+        await page.GotoAsync("http://evil.test/");
+        var withCredentials = await page.EvaluateAsync<string>("""
+            async (url) => {
+              try {
+                const response = await fetch(url, { method: 'POST', credentials: 'include',
+                  headers: { 'Content-Type': 'application/json', 'X-CSRF': '1' },
+                  body: JSON.stringify({ components: { pricingTable: { enabled: true } } }) });
+                return 'answered ' + response.status + ' ' + await response.text();
+              } catch (error) {
+                return 'blocked';
+              }
+            }
+            """, new Uri(fixture.Application, "/api/customer-sessions").ToString());
+        var simpleRequest = await page.EvaluateAsync<string>("""
+            async (url) => {
+              try {
+                await fetch(url, { method: 'POST', mode: 'no-cors', credentials: 'include',
+                  headers: { 'Content-Type': 'text/plain' },
+                  body: JSON.stringify({ components: { pricingTable: { enabled: true } } }) });
+                return 'sent, answer unreadable';
+              } catch (error) {
+                return 'blocked';
+              }
+            }
+            """, new Uri(fixture.Application, "/api/customer-sessions").ToString());
+
+        Assert.Equal("blocked", withCredentials);
+        Assert.Contains(simpleRequest, new[] { "blocked", "sent, answer unreadable" });
+        Assert.Equal(sessionsBefore, fixture.Stripe.RequestsTo("/v1/customer_sessions").Count);
+    }
+
+    private async Task SignInAtTheProviderAsync(IPage page, string login)
+    {
+        await page.GotoAsync(fixture.Application.ToString());
+        await page.ClickAsync("#sign-in");
+        await page.WaitForURLAsync(url => url.StartsWith(fixture.Provider.Issuer.ToString(), StringComparison.Ordinal));
+        await page.FillAsync("input[name=\"login\"]", login);
+        await page.FillAsync("input[name=\"password\"]", "any password");
+        await page.ClickAsync("button[type=\"submit\"].login-submit");
+        await page.ClickAsync(ConsentButton);
+        await page.WaitForURLAsync(fixture.Application.ToString());
+        await page.WaitForSelectorAsync("#signed-in:not([hidden])");
+    }
+
+    private static async Task<List<JsonElement>> StripeCallsAsync(IPage page) =>
+        (await page.EvaluateAsync<JsonElement>("() => window.__stripe.calls")).EnumerateArray().ToList();
+
+    private static Task<int> FetchSessionStatusAsync(IPage page, bool withCsrfHeader) =>
+        page.EvaluateAsync<int>("""
+            async (csrf) => (await fetch('/api/customer-sessions', { method: 'POST', credentials: 'same-origin',
+              headers: Object.assign({ 'Content-Type': 'application/json' }, csrf ? { 'X-CSRF': '1' } : {}),
+              body: JSON.stringify({ components: { pricingTable: { enabled: true } } }) })).status
+            """, withCsrfHeader);
+}
