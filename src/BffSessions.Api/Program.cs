@@ -14,7 +14,7 @@ builder.AddApiDocumentation();          // Swagger UI at /swagger with the beare
 builder.AddIdentity();                  // bearer tokens, or the browser's cookie session from /bff/login
 builder.AddCrossOriginPolicy();         // Cors:AllowedOrigins, exact origins with credentials
 builder.AddPayments();                  // one Stripe.net client on IHttpClientFactory, or the offline stand-in
-builder.AddCustomers();                 // user -> Stripe customer, EF Core + migrations
+builder.AddCustomers();                 // user -> Stripe customer: memory cache, SQLite or PostgreSQL, migrations
 builder.AddCustomerSessions();          // the validator for the one request this service answers
 
 var app = builder.Build();
@@ -27,6 +27,7 @@ app.UseAuthentication();
 app.UseCsrfHeaderCheck();               // cookie sessions must send X-CSRF: 1 to APIs
 app.UseAuthorization();
 
+app.MapHealth();                        // /health/live and /health/ready
 app.MapApiDocumentation();
 app.MapBff();
 app.MapDemoConfig();

@@ -53,9 +53,9 @@ public sealed class StartupTests : IAsyncLifetime
     {
         await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["Database:Provider"] = "Oracle" });
 
-        var error = Assert.Throws<OptionsValidationException>(() => api.Server);
+        var error = Assert.Throws<InvalidOperationException>(() => api.Server);
 
-        Assert.Contains("Database:Provider 'Oracle'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Database:Provider 'Oracle' is not supported", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -56,8 +56,20 @@ public static class CustomerSessionsApi
         // The validation filter has run: components is present and at least one is enabled.
         var components = request.Components!;
         var user = services.Users.Get(principal);
+        var options = components.ToStripe();
         var customerId = await services.Customers.ResolveAsync(user, cancellationToken);
-        var session = await services.Stripe.CreateCustomerSessionAsync(customerId, components.ToStripe(), cancellationToken);
+        Stripe.CustomerSession session;
+        try
+        {
+            session = await services.Stripe.CreateCustomerSessionAsync(customerId, options, cancellationToken);
+        }
+        catch (StripeCustomerMissingException missing)
+        {
+            // Deleted in Stripe: give the user a new customer (once, even under concurrency) and retry once.
+            customerId = await services.Customers.ReplaceMissingAsync(user, missing.CustomerId, cancellationToken);
+            session = await services.Stripe.CreateCustomerSessionAsync(customerId, options, cancellationToken);
+        }
+
         return TypedResults.Ok(new CustomerSessionResponse(
             session.ClientSecret,
             DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc),

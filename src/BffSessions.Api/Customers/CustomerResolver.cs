@@ -5,38 +5,106 @@ using Microsoft.EntityFrameworkCore;
 namespace BffSessions.Api.Customers;
 
 /// <summary>
-/// user id → Stripe customer id. The first request of a user creates the customer in Stripe and stores the
-/// link; every later request reads it, so a session costs one Stripe call.
+/// user id → Stripe customer id: memory, then the database, then — once per user, across every instance — Stripe.
+/// Also replaces a customer that was deleted in Stripe, once, however many requests notice at the same time.
 /// </summary>
-public sealed class CustomerResolver(IDbContextFactory<CustomersDbContext> databases, StripeGateway stripe, TimeProvider time)
+public sealed class CustomerResolver(
+    IDbContextFactory<CustomersDbContext> databases,
+    StripeGateway stripe,
+    CustomerCache cache,
+    TimeProvider time,
+    ILogger<CustomerResolver> logger)
 {
-    public async Task<string> ResolveAsync(SignedInUser user, CancellationToken cancellationToken)
+    // Striped per-user locks: a user's concurrent first requests in this instance wait for one creation instead of
+    // each asking the database lock (and Stripe). A fixed set of stripes keeps memory bounded; two users sharing a
+    // stripe only wait for each other's first request.
+    private readonly SemaphoreSlim[] _stripes = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
+
+    public async ValueTask<string> ResolveAsync(SignedInUser user, CancellationToken cancellationToken)
     {
-        if (await FindAsync(user.Id, cancellationToken) is { } known)
+        if (cache.TryGet(user.Id, out var cached))
         {
-            return known;
+            return cached;
         }
 
-        // Two first requests of one user may both get here. Both ask Stripe with the same idempotency key and
-        // get the same customer back; the primary key on user_id lets one insert win, and the loser re-reads.
-        var customerId = await stripe.CreateCustomerAsync(user, cancellationToken);
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        db.CustomerLinks.Add(new CustomerLink { UserId = user.Id, CustomerId = customerId, CreatedAt = time.GetUtcNow() });
+        if (await FindAsync(user.Id, cancellationToken) is { } stored)
+        {
+            cache.Set(user.Id, stored);
+            return stored;
+        }
+
+        return await CreateOnceAsync(user, replacing: null, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stripe says <paramref name="missingCustomerId"/> no longer exists (deleted in the Dashboard): create the user a
+    /// new customer and repoint the map — unless a concurrent request, here or on another instance, already has.
+    /// </summary>
+    public Task<string> ReplaceMissingAsync(SignedInUser user, string missingCustomerId, CancellationToken cancellationToken)
+    {
+        cache.Remove(user.Id);
+        return CreateOnceAsync(user, replacing: missingCustomerId, cancellationToken);
+    }
+
+    private async Task<string> CreateOnceAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
+    {
+        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(user.Id) % (uint)_stripes.Length];
+        await gate.WaitAsync(cancellationToken);
         try
         {
-            await db.SaveChangesAsync(cancellationToken);
-            return customerId;
-        }
-        catch (DbUpdateException)
-        {
-            // Provider-neutral: whatever the violation's error code, a row that is now there is the winner.
-            var winner = await FindAsync(user.Id, cancellationToken);
-            if (winner is null)
+            await using var db = await databases.CreateDbContextAsync(cancellationToken);
+            // Across instances (PostgreSQL): an advisory lock on the user id, held until this transaction ends.
+            // Whoever gets it second re-reads below and finds the first one's customer.
+            await using var transaction = await db.LockUserAsync(user.Id, cancellationToken);
+            var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.UserId == user.Id, cancellationToken);
+            if (link is not null && link.CustomerId != replacing)
             {
-                throw;
+                cache.Set(user.Id, link.CustomerId);
+                return link.CustomerId;
             }
 
-            return winner;
+            var customerId = await stripe.CreateCustomerAsync(user, replacing, cancellationToken);
+            var now = time.GetUtcNow();
+            if (link is null)
+            {
+                db.CustomerLinks.Add(new CustomerLink { UserId = user.Id, CustomerId = customerId, CreatedAt = now, UpdatedAt = now });
+            }
+            else
+            {
+                logger.LogWarning("Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}", replacing, user.Id, customerId);
+                link.CustomerId = customerId;
+                link.UpdatedAt = now;
+            }
+
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException) when (transaction is null)
+            {
+                // Without a database lock (SQLite), a second writer of the same user — another process on the same
+                // file — loses on the primary key; the row it lost to is the answer.
+                var winner = await FindAsync(user.Id, cancellationToken);
+                if (winner is null)
+                {
+                    throw;
+                }
+
+                cache.Set(user.Id, winner);
+                return winner;
+            }
+
+            if (transaction is not null)
+            {
+                await transaction.CommitAsync(cancellationToken);
+            }
+
+            cache.Set(user.Id, customerId);
+            return customerId;
+        }
+        finally
+        {
+            gate.Release();
         }
     }
 

@@ -1,13 +1,20 @@
+using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Customers;
+
+public enum DatabaseProvider
+{
+    Sqlite,
+    Postgres,
+}
 
 /// <summary>The <c>Database</c> section, and the <c>ConnectionStrings:Customers</c> it is used with.</summary>
 public sealed class DatabaseOptions
 {
     public const string SectionName = "Database";
 
-    public string Provider { get; set; } = "Sqlite";
+    public DatabaseProvider Provider { get; set; } = DatabaseProvider.Sqlite;
 
     /// <summary>Apply migrations at start; off for deployments that migrate in a separate step.</summary>
     public bool MigrateOnStartup { get; set; } = true;
@@ -15,18 +22,26 @@ public sealed class DatabaseOptions
     public string? ConnectionString { get; set; }
 }
 
+/// <summary>The <c>Customers</c> section: the in-memory map in front of the database.</summary>
+public sealed class CustomersOptions
+{
+    public const string SectionName = "Customers";
+
+    /// <summary>Most users kept in memory; the least recently added are dropped first when it is full.</summary>
+    [Range(1, 10_000_000)]
+    public int CacheSize { get; set; } = 100_000;
+
+    /// <summary>How long a user's customer id is trusted from memory before the database is asked again.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromMinutes(10);
+}
+
 public sealed class DatabaseOptionsValidator : IValidateOptions<DatabaseOptions>
 {
-    public ValidateOptionsResult Validate(string? name, DatabaseOptions options)
-    {
-        if (!options.Provider.Equals("Sqlite", StringComparison.OrdinalIgnoreCase))
-        {
-            return ValidateOptionsResult.Fail($"Database:Provider '{options.Provider}' is not supported; the supported provider is Sqlite.");
-        }
-
-        return string.IsNullOrWhiteSpace(options.ConnectionString)
+    public ValidateOptionsResult Validate(string? name, DatabaseOptions options) =>
+        string.IsNullOrWhiteSpace(options.ConnectionString)
             ? ValidateOptionsResult.Fail(
-                "ConnectionStrings:Customers is empty (env var ConnectionStrings__Customers): set it to a SQLite connection string such as \"Data Source=bffsessions.db\".")
+                "ConnectionStrings:Customers is empty (env var ConnectionStrings__Customers): set a SQLite connection string such as " +
+                "\"Data Source=bffsessions.db\", or a PostgreSQL one with Database:Provider=Postgres.")
             : ValidateOptionsResult.Success;
-    }
 }

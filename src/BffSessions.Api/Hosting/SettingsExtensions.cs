@@ -5,6 +5,8 @@ namespace BffSessions.Api.Hosting;
 
 public static class SettingsExtensions
 {
+    public const string SecretsDirectory = "/run/secrets";
+
     /// <summary>
     /// The defaults live in one appsettings.json at the repository root, copied next to the binaries on build
     /// and publish. It is inserted beneath every other source (appsettings.{Environment}.json, user secrets,
@@ -22,6 +24,12 @@ public static class SettingsExtensions
         };
         var firstJson = sources.Select((source, index) => (source, index)).FirstOrDefault(s => s.source is JsonConfigurationSource);
         sources.Insert(firstJson.source is null ? 0 : firstJson.index, defaults);
+
+        // Container secrets (Docker/Kubernetes) mounted as one file per setting, "Stripe__SecretKey" holding the
+        // key: above the JSON files, beneath environment variables and the command line.
+        var lastJson = sources.Select((source, index) => (source, index)).Last(s => s.source is JsonConfigurationSource).index;
+        var secrets = new ConfigurationBuilder().AddKeyPerFile(SecretsDirectory, optional: true).Sources[0];
+        sources.Insert(lastJson + 1, secrets);
         return builder;
     }
 }

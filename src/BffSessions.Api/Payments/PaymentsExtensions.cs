@@ -39,6 +39,7 @@ public static class PaymentsExtensions
         builder.Services.AddSingleton<StripeGateway>();
         builder.Services.AddExceptionHandler<StripeProblemHandler>();
         builder.Services.AddHostedService<OfflineStandInWarning>();
+        builder.Services.AddHealthChecks().AddCheck<StripeSettingsHealthCheck>("stripe-settings", tags: ["ready"]);
         return builder;
     }
 

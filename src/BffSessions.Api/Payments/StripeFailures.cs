@@ -6,3 +6,10 @@ public sealed class StripeTimeoutException(TimeSpan budget, Exception inner)
 {
     public TimeSpan Budget { get; } = budget;
 }
+
+/// <summary>Stripe answered resource_missing for the customer: it was deleted (in the Dashboard, say).</summary>
+public sealed class StripeCustomerMissingException(string customerId, Exception inner)
+    : Exception($"Stripe no longer knows customer {customerId}.", inner)
+{
+    public string CustomerId { get; } = customerId;
+}

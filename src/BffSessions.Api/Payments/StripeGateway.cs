@@ -18,11 +18,11 @@ public sealed class StripeGateway(IStripeClient client, IOptions<StripeOptions> 
     private readonly TimeSpan _budget = options.Value.Timeout;
 
     /// <summary>
-    /// Creates the user's Stripe customer. The idempotency key is derived from the user id, so two racing
-    /// first requests for one user get the same customer back from Stripe (for the 24 hours Stripe keeps keys);
-    /// the unique user id in our own map is the lasting guard.
+    /// Creates the user's Stripe customer (or the one replacing <paramref name="replacing"/>, deleted in Stripe).
+    /// The idempotency key is derived from the user id (and the replaced id), so a retried or racing creation gets
+    /// the same customer back from Stripe for the 24 hours Stripe keeps keys; the map's lock is the lasting guard.
     /// </summary>
-    public Task<string> CreateCustomerAsync(SignedInUser user, CancellationToken cancellationToken)
+    public Task<string> CreateCustomerAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
     {
         var create = new CustomerCreateOptions
         {
@@ -30,22 +30,34 @@ public sealed class StripeGateway(IStripeClient client, IOptions<StripeOptions> 
             Name = user.Name,
             Metadata = new Dictionary<string, string> { ["user_id"] = user.Id },
         };
-        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(user.Id) };
+        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(user.Id, replacing) };
         return WithinBudgetAsync(
             async token => (await _customers.CreateAsync(create, request, token)).Id,
             cancellationToken);
     }
 
-    public Task<CustomerSession> CreateCustomerSessionAsync(
+    /// <summary>Creates a session; throws <see cref="StripeCustomerMissingException"/> when Stripe no longer knows the customer.</summary>
+    public async Task<CustomerSession> CreateCustomerSessionAsync(
         string customerId, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
     {
         var create = new CustomerSessionCreateOptions { Customer = customerId, Components = components };
-        return WithinBudgetAsync(token => _sessions.CreateAsync(create, cancellationToken: token), cancellationToken);
+        try
+        {
+            return await WithinBudgetAsync(token => _sessions.CreateAsync(create, cancellationToken: token), cancellationToken);
+        }
+        catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" })
+        {
+            throw new StripeCustomerMissingException(customerId, e);
+        }
     }
 
-    /// <summary>"bffsessions-customer-" and the SHA-256 of the user id: fixed length, whatever the id holds.</summary>
-    public static string CustomerIdempotencyKey(string userId) =>
-        "bffsessions-customer-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)));
+    /// <summary>
+    /// "bffsessions-customer-" and the SHA-256 of the user id: fixed length, whatever the id holds. A replacement
+    /// customer gets its own key (the replaced id appended), or Stripe would hand back the deleted one.
+    /// </summary>
+    public static string CustomerIdempotencyKey(string userId, string? replacing = null) =>
+        "bffsessions-customer-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)))
+        + (replacing is null ? "" : "-replacing-" + replacing);
 
     private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
         where T : class

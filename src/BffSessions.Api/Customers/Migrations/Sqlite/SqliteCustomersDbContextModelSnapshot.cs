@@ -3,19 +3,16 @@ using System;
 using BffSessions.Api.Customers;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
-using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 #nullable disable
 
-namespace BffSessions.Api.Customers.Migrations
+namespace BffSessions.Api.Customers.Migrations.Sqlite
 {
-    [DbContext(typeof(CustomersDbContext))]
-    [Migration("20261126024026_InitialCustomerLinks")]
-    partial class InitialCustomerLinks
+    [DbContext(typeof(SqliteCustomersDbContext))]
+    partial class SqliteCustomersDbContextModelSnapshot : ModelSnapshot
     {
-        /// <inheritdoc />
-        protected override void BuildTargetModel(ModelBuilder modelBuilder)
+        protected override void BuildModel(ModelBuilder modelBuilder)
         {
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
@@ -37,9 +34,33 @@ namespace BffSessions.Api.Customers.Migrations
                         .HasColumnType("TEXT")
                         .HasColumnName("customer_id");
 
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_at");
+
                     b.HasKey("UserId");
 
                     b.ToTable("customer_links", (string)null);
+                });
+
+            modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("FriendlyName")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("friendly_name");
+
+                    b.Property<string>("Xml")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("xml");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("data_protection_keys", (string)null);
                 });
 #pragma warning restore 612, 618
         }

@@ -1,0 +1,31 @@
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Api.Customers;
+
+/// <summary>
+/// user id → customer id in memory, bounded (Customers:CacheSize) and expiring (Customers:CacheDuration), so a
+/// steady-state session request touches neither the database nor Stripe's customer API. Its own MemoryCache, so
+/// nothing else in the process can evict or crowd it.
+/// </summary>
+public sealed class CustomerCache(IOptions<CustomersOptions> options, TimeProvider time) : IDisposable
+{
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = options.Value.CacheSize, Clock = new Clock(time) });
+    private readonly TimeSpan _duration = options.Value.CacheDuration;
+
+    public bool TryGet(string userId, out string customerId) => _cache.TryGetValue(userId, out customerId!);
+
+    public void Set(string userId, string customerId) =>
+        _cache.Set(userId, customerId, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _duration });
+
+    public void Remove(string userId) => _cache.Remove(userId);
+
+    public void Dispose() => _cache.Dispose();
+
+#pragma warning disable CS0618 // ISystemClock is what MemoryCacheOptions.Clock takes; it adapts the injected TimeProvider.
+    private sealed class Clock(TimeProvider time) : Microsoft.Extensions.Internal.ISystemClock
+    {
+        public DateTimeOffset UtcNow => time.GetUtcNow();
+    }
+#pragma warning restore CS0618
+}
