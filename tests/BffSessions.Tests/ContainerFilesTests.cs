@@ -1,0 +1,137 @@
+using System.Text.Json;
+using YamlDotNet.RepresentationModel;
+
+namespace BffSessions.Tests;
+
+/// <summary>
+/// docker-compose.yml and the Dockerfile agree with the service: every variable compose sets on the api binds to
+/// a real setting, the api is served on 8080, and the image runs as a non-root user with no secret in its ENV.
+/// </summary>
+public sealed class ContainerFilesTests
+{
+    private static readonly string[] SecretNames = ["SecretKey", "Password", "ClientSecret"];
+
+    private static readonly string Root = FindRepositoryRoot();
+
+    [Fact]
+    public void Every_variable_compose_sets_on_the_api_binds_to_a_setting()
+    {
+        using var appsettings = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "appsettings.json")));
+
+        var unknown = ApiEnvironmentNames().Where(name => !BindsToASetting(name, appsettings.RootElement)).ToList();
+
+        Assert.True(unknown.Count == 0, $"docker-compose.yml sets variables on api that bind to no setting in appsettings.json: {string.Join(", ", unknown)}");
+    }
+
+    [Fact]
+    public void Compose_publishes_the_api_on_port_8080()
+    {
+        var ports = ((YamlSequenceNode)ApiService()["ports"]).Children.Select(Scalar).ToList();
+
+        // Short syntax: [host-ip:][host-port:]container-port[/protocol]
+        Assert.Contains(ports, port => port.Split(':')[^1].Split('/')[0] == "8080");
+    }
+
+    [Fact]
+    public void The_final_image_stage_runs_as_a_non_root_user_on_8080_with_no_secret_in_its_environment()
+    {
+        var stage = DockerfileFinalStage();
+
+        var user = stage.LastOrDefault(line => line.StartsWith("USER ", StringComparison.OrdinalIgnoreCase));
+        Assert.NotNull(user);
+        Assert.DoesNotContain(user[5..].Trim().Split(':')[0], new[] { "root", "0" });
+        Assert.Contains(stage, line => line.StartsWith("EXPOSE ", StringComparison.OrdinalIgnoreCase)
+            && line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Any(port => port.Split('/')[0] == "8080"));
+
+        // Names set by ENV, and keys inside their values (a connection string's Password=...).
+        var environmentNames = stage
+            .Where(line => line.StartsWith("ENV ", StringComparison.OrdinalIgnoreCase))
+            .SelectMany(line => line[4..].Split([' ', '\t', ';'], StringSplitOptions.RemoveEmptyEntries))
+            .Select(word => word.Split('=')[0].Trim('"', '\''))
+            .ToList();
+        Assert.DoesNotContain(environmentNames, name => SecretNames.Any(secret => name.Contains(secret, StringComparison.OrdinalIgnoreCase)));
+    }
+
+    /// <summary>
+    /// <c>A__B__0__C</c> is the setting <c>A:B:0:C</c>. It binds when it is a host variable, a connection string,
+    /// or its path without array indexes exists in appsettings.json (an array there accepts whatever is below it).
+    /// </summary>
+    private static bool BindsToASetting(string variable, JsonElement appsettings)
+    {
+        if (variable.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || variable.StartsWith("DOTNET_", StringComparison.Ordinal))
+        {
+            return true;
+        }
+        var path = variable.Split("__");
+        if (path[0].Equals("ConnectionStrings", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+        var node = appsettings;
+        foreach (var key in path.Where(key => !key.All(char.IsAsciiDigit)))
+        {
+            if (node.ValueKind == JsonValueKind.Array)
+            {
+                return true;
+            }
+            if (node.ValueKind != JsonValueKind.Object)
+            {
+                return false;
+            }
+            // Configuration keys are case-insensitive.
+            var match = node.EnumerateObject().Where(property => property.Name.Equals(key, StringComparison.OrdinalIgnoreCase)).ToList();
+            if (match.Count == 0)
+            {
+                return false;
+            }
+            node = match[0].Value;
+        }
+        return true;
+    }
+
+    private static List<string> ApiEnvironmentNames() => ApiService()["environment"] switch
+    {
+        YamlMappingNode mapping => mapping.Children.Keys.Select(Scalar).ToList(),
+        YamlSequenceNode list => list.Children.Select(entry => Scalar(entry).Split('=')[0]).ToList(),
+        var other => throw new InvalidOperationException($"services.api.environment is neither a mapping nor a list: {other}"),
+    };
+
+    private static YamlNode ApiService()
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(Path.Combine(Root, "docker-compose.yml")))
+        {
+            yaml.Load(reader);
+        }
+        return yaml.Documents[0].RootNode["services"]["api"];
+    }
+
+    private static string Scalar(YamlNode node) => ((YamlScalarNode)node).Value ?? "";
+
+    /// <summary>The Dockerfile's instructions after its last FROM, continuation lines joined, comments dropped.</summary>
+    private static List<string> DockerfileFinalStage()
+    {
+        var instructions = File.ReadAllText(Path.Combine(Root, "Dockerfile"))
+            .Replace("\r\n", "\n", StringComparison.Ordinal)
+            .Replace("\\\n", " ", StringComparison.Ordinal)
+            .Split('\n')
+            .Select(line => line.Trim())
+            .Where(line => line.Length > 0 && !line.StartsWith('#'))
+            .ToList();
+        var lastFrom = instructions.FindLastIndex(line => line.StartsWith("FROM ", StringComparison.OrdinalIgnoreCase));
+        Assert.True(lastFrom >= 0, "The Dockerfile has no FROM.");
+        return instructions[(lastFrom + 1)..];
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "BffSessions.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+        throw new InvalidOperationException($"No folder above {AppContext.BaseDirectory} holds BffSessions.sln.");
+    }
+}
