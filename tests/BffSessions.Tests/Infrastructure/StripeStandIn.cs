@@ -58,6 +58,9 @@ public sealed class StripeStandIn : IAsyncDisposable
 
     public void Override(string path, Func<StripeRequest, int, IResult> answer) => Override(path, (r, n) => Task.FromResult(answer(r, n)));
 
+    /// <summary>As if deleted in the Dashboard: sessions for it now fail with resource_missing.</summary>
+    public bool DeleteCustomer(string customerId) => _customers.TryRemove(customerId, out _);
+
     public void Reset()
     {
         _overrides.Clear();

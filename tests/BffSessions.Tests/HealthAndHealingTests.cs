@@ -1,0 +1,52 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using BffSessions.Tests.Infrastructure;
+using BffSessions.Tests.ScaleOut;
+
+namespace BffSessions.Tests;
+
+/// <summary>Health and self-healing on the default SQLite database.</summary>
+public sealed class HealthAndHealingTests(ServiceFixture fixture) : ServiceTest(fixture)
+{
+    [Fact]
+    public async Task Live_and_ready_answer_JSON_without_secrets()
+    {
+        using var client = Api.CreateApiClient();
+
+        using var live = await client.GetAsync("/health/live");
+        using var ready = await client.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal("Healthy", (await live.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var report = await ready.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(["database", "stripe-settings"], report.GetProperty("checks").EnumerateObject().Select(c => c.Name).Order(StringComparer.Ordinal));
+        Assert.DoesNotContain("Data Source", report.ToString(), StringComparison.Ordinal);
+        Assert.Empty(Secrets.FoundIn([report.ToString()]));
+    }
+
+    [Fact]
+    public async Task A_customer_deleted_in_Stripe_is_replaced_once_and_every_concurrent_request_succeeds()
+    {
+        var userId = NewUserId();
+        using var client = Api.CreateClientFor(userId);
+        var original = await CustomerOfSessionAsync(client);
+        Assert.True(Stripe.DeleteCustomer(original));
+
+        var healed = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => CustomerOfSessionAsync(client)));
+
+        var replacement = Assert.Single(healed.Distinct());
+        Assert.NotEqual(original, replacement);
+        Assert.Equal(2, Stripe.RequestsTo("/v1/customers").Count);
+        Assert.Equal(replacement, await TwoInstancesTests.StoredCustomerAsync(Api, userId));
+        Assert.Contains(Fixture.Logs.Lines, l => l.Contains($"Customer \"{original}\" of user \"{userId}\" is gone from Stripe", StringComparison.Ordinal));
+    }
+
+    private static async Task<string> CustomerOfSessionAsync(HttpClient client)
+    {
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
+    }
+}
