@@ -52,60 +52,69 @@ public sealed class CustomerResolver(
         await gate.WaitAsync(cancellationToken);
         try
         {
-            await using var db = await databases.CreateDbContextAsync(cancellationToken);
-            // Across instances (PostgreSQL): an advisory lock on the user id, held until this transaction ends.
-            // Whoever gets it second re-reads below and finds the first one's customer.
-            await using var transaction = await db.LockUserAsync(user.Id, cancellationToken);
-            var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.UserId == user.Id, cancellationToken);
-            if (link is not null && link.CustomerId != replacing)
-            {
-                cache.Set(user.Id, link.CustomerId);
-                return link.CustomerId;
-            }
-
-            var customerId = await stripe.CreateCustomerAsync(user, replacing, cancellationToken);
-            var now = time.GetUtcNow();
-            if (link is null)
-            {
-                db.CustomerLinks.Add(new CustomerLink { UserId = user.Id, CustomerId = customerId, CreatedAt = now, UpdatedAt = now });
-            }
-            else
-            {
-                logger.LogWarning("Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}", replacing, user.Id, customerId);
-                link.CustomerId = customerId;
-                link.UpdatedAt = now;
-            }
-
-            try
-            {
-                await db.SaveChangesAsync(cancellationToken);
-            }
-            catch (DbUpdateException) when (transaction is null)
-            {
-                // Without a database lock (SQLite), a second writer of the same user — another process on the same
-                // file — loses on the primary key; the row it lost to is the answer.
-                var winner = await FindAsync(user.Id, cancellationToken);
-                if (winner is null)
-                {
-                    throw;
-                }
-
-                cache.Set(user.Id, winner);
-                return winner;
-            }
-
-            if (transaction is not null)
-            {
-                await transaction.CommitAsync(cancellationToken);
-            }
-
-            cache.Set(user.Id, customerId);
-            return customerId;
+            // The whole step may run again on a fresh connection if PostgreSQL drops one (a restart, a failover);
+            // that is safe because Stripe answers a repeated creation with the same customer (same idempotency key).
+            await using var strategyContext = await databases.CreateDbContextAsync(cancellationToken);
+            return await strategyContext.Database.CreateExecutionStrategy().ExecuteAsync(
+                (user, replacing), (_, state, token) => CreateOnceUnderLockAsync(state.user, state.replacing, token), null, cancellationToken);
         }
         finally
         {
             gate.Release();
         }
+    }
+
+    private async Task<string> CreateOnceUnderLockAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
+    {
+        await using var db = await databases.CreateDbContextAsync(cancellationToken);
+        // Across instances (PostgreSQL): an advisory lock on the user id, held until this transaction ends.
+        // Whoever gets it second re-reads below and finds the first one's customer.
+        await using var transaction = await db.LockUserAsync(user.Id, cancellationToken);
+        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.UserId == user.Id, cancellationToken);
+        if (link is not null && link.CustomerId != replacing)
+        {
+            cache.Set(user.Id, link.CustomerId);
+            return link.CustomerId;
+        }
+
+        var customerId = await stripe.CreateCustomerAsync(user, replacing, cancellationToken);
+        var now = time.GetUtcNow();
+        if (link is null)
+        {
+            db.CustomerLinks.Add(new CustomerLink { UserId = user.Id, CustomerId = customerId, CreatedAt = now, UpdatedAt = now });
+        }
+        else
+        {
+            logger.LogWarning("Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}", replacing, user.Id, customerId);
+            link.CustomerId = customerId;
+            link.UpdatedAt = now;
+        }
+
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException) when (transaction is null)
+        {
+            // Without a database lock (SQLite), a second writer of the same user — another process on the same
+            // file — loses on the primary key; the row it lost to is the answer.
+            var winner = await FindAsync(user.Id, cancellationToken);
+            if (winner is null)
+            {
+                throw;
+            }
+
+            cache.Set(user.Id, winner);
+            return winner;
+        }
+
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        cache.Set(user.Id, customerId);
+        return customerId;
     }
 
     private async Task<string?> FindAsync(string userId, CancellationToken cancellationToken)

@@ -26,7 +26,10 @@ public static class CustomersExtensions
         switch (ReadProvider(builder.Configuration))
         {
             case DatabaseProvider.Postgres:
-                AddContext<PostgresCustomersDbContext>(builder, (db, connection) => db.UseNpgsql(connection));
+                // Connections broken by a server restart fail once and are retried on a fresh one, so the first
+                // requests after an outage succeed instead of answering 503.
+                AddContext<PostgresCustomersDbContext>(builder, (db, connection) => db.UseNpgsql(connection, npgsql =>
+                    npgsql.EnableRetryOnFailure(maxRetryCount: 2, maxRetryDelay: TimeSpan.FromMilliseconds(500), errorCodesToAdd: null)));
                 break;
             default:
                 AddContext<SqliteCustomersDbContext>(builder, (db, connection) => db.UseSqlite(connection));

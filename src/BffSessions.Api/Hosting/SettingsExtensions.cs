@@ -5,7 +5,9 @@ namespace BffSessions.Api.Hosting;
 
 public static class SettingsExtensions
 {
-    public const string SecretsDirectory = "/run/secrets";
+    /// <summary>Where mounted secrets are read from: /run/secrets, or the directory in BFFSESSIONS_SECRETS_DIRECTORY.</summary>
+    public static string SecretsDirectory =>
+        Environment.GetEnvironmentVariable("BFFSESSIONS_SECRETS_DIRECTORY") is { Length: > 0 } directory ? directory : "/run/secrets";
 
     /// <summary>
     /// The defaults live in one appsettings.json at the repository root, copied next to the binaries on build

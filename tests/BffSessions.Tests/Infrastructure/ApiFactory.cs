@@ -22,6 +22,8 @@ public class ApiFactory : WebApplicationFactory<Program>
 
     private static readonly byte[] SigningKey = Encoding.UTF8.GetBytes("bffsessions-tests-signing-key-0123456789-abcdef");
 
+    public static string SigningKeyBase64 => Convert.ToBase64String(SigningKey);
+
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-tests-{Guid.NewGuid():N}.db");
     private readonly Dictionary<string, string?> _settings;
 

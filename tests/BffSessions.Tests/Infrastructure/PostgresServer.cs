@@ -63,7 +63,9 @@ public sealed class PostgresServer : IAsyncDisposable
 
     /// <summary>Starts (or restarts) the server and waits until it accepts connections.</summary>
     public Task StartServerAsync() => RunAsPostgresAsync("pg_ctl", "-D", Data, "-l", Path.Combine(_directory, "server.log"), "-w", "-t", "30",
-        "-o", $"-p {Port} -c listen_addresses=127.0.0.1 -k {_directory} -c fsync=off -c synchronous_commit=off -c max_connections=200", "start");
+        "-o", $"-p {Port} -c listen_addresses=127.0.0.1 -k {_directory} -c fsync=off -c max_connections=200", "start");
+
+    public string Log => File.Exists(Path.Combine(_directory, "server.log")) ? File.ReadAllText(Path.Combine(_directory, "server.log")) : "";
 
     /// <summary>Stops the server at once, as an outage would: open connections are cut.</summary>
     public Task StopServerAsync() => RunAsPostgresAsync("pg_ctl", "-D", Data, "-m", "immediate", "-w", "stop");

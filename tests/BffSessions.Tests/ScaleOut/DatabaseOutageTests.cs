@@ -80,8 +80,9 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
             await Task.Delay(200);
         }
 
-        Assert.Equal(HttpStatusCode.OK, readyAgain);
+        Assert.True(readyAgain == HttpStatusCode.OK, "not ready again:\n" + string.Join('\n', _logs.Lines.TakeLast(15)));
         using var served = await newcomer.PostAsJsonAsync("/api/customer-sessions", Request);
-        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.True(served.StatusCode == HttpStatusCode.OK,
+            $"after recovery: {served.StatusCode}\n" + string.Join('\n', _logs.Lines.Where(l => l.StartsWith("[Error]", StringComparison.Ordinal) || l.StartsWith("[Warning]", StringComparison.Ordinal)).TakeLast(6)) + "\nserver log:\n" + _database.Log);
     }
 }

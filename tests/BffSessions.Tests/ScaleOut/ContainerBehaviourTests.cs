@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text.Json;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+
+namespace BffSessions.Tests.ScaleOut;
+
+/// <summary>
+/// The service as a container runs it: its own process in Production, configured only by environment variables
+/// and a mounted secrets directory, logging JSON lines to stdout, and stopped with SIGTERM.
+/// </summary>
+public sealed class ContainerBehaviourTests : IAsyncLifetime
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("bffsessions-container-").FullName;
+    private StripeStandIn _stripe = null!;
+
+    public async Task InitializeAsync() => _stripe = await StripeStandIn.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _stripe.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task In_Production_it_reads_env_and_mounted_secrets_logs_JSON_lines_and_finishes_in_flight_requests_on_SIGTERM()
+    {
+        var secrets = Directory.CreateDirectory(Path.Combine(_directory, "secrets")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet", "BffSessions.Api.dll")
+        {
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var inherited in new[] { "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT", "ASPNETCORE_URLS" })
+        {
+            start.Environment.Remove(inherited);
+        }
+
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        start.Environment["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets;
+        start.Environment["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(_directory, "customers.db")}";
+        start.Environment["Stripe__ApiBase"] = _stripe.BaseAddress.ToString();
+        start.Environment["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer;
+        start.Environment["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience;
+        start.Environment["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer;
+        start.Environment["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64;
+
+        using var process = Process.Start(start)!;
+        var stdout = new List<string>();
+        var stderr = new List<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.Add(e.Data); } } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.Add(e.Data); } } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+            await WaitUntilReadyAsync(http, process, stdout, stderr);
+            _stripe.Override("/v1/customer_sessions", async (request, _) =>
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1.5));
+                return Results.Json(StripeStandIn.Session(request.Form["customer"]));
+            });
+            http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("container-user"));
+            // Warm the customer first, so the in-flight request below waits only on the (slow) session call.
+            _stripe.Override("/v1/customers", (request, _) => Results.Json(new { id = "cus_container", @object = "customer" }));
+
+            var inFlight = http.PostAsJsonAsync("/api/customer-sessions", new { components = new { pricingTable = new { enabled = true } } });
+            await WaitForAsync(() => _stripe.RequestsTo("/v1/customer_sessions").Count == 1, TimeSpan.FromSeconds(10));
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var response = await inFlight;
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.StartsWith("cuss_secret_", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("clientSecret").GetString(), StringComparison.Ordinal);
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        // The key came from the mounted file, not the environment.
+        Assert.Equal("Bearer " + ApiFactory.StripeKey, _stripe.RequestsTo("/v1/customer_sessions")[0].Headers["Authorization"]);
+        List<string> lines;
+        lock (stdout)
+        {
+            lines = stdout.Where(l => l.Length > 0).ToList();
+        }
+
+        Assert.NotEmpty(lines);
+        Assert.All(lines, line => Assert.True(JsonDocument.Parse(line).RootElement.TryGetProperty("@t", out _), line));
+        Assert.Contains(lines, l => l.Contains("/api/customer-sessions", StringComparison.Ordinal) && l.Contains("\"StatusCode\":200", StringComparison.Ordinal));
+        Assert.Empty(Secrets.FoundIn(lines));
+    }
+
+    [Fact]
+    public async Task With_migrations_left_to_a_separate_step_the_service_starts_but_is_not_ready()
+    {
+        var logs = new LogCapture();
+        await using var api = new ApiFactory(_stripe, logs, settings: new Dictionary<string, string?> { ["Database:MigrateOnStartup"] = "false" });
+        using var client = api.CreateApiClient();
+
+        using var live = await client.GetAsync("/health/live");
+        using var ready = await client.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var database = (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").GetProperty("database");
+        Assert.Equal("Unhealthy", database.GetProperty("status").GetString());
+    }
+
+    private static async Task WaitUntilReadyAsync(HttpClient http, Process process, List<string> stdout, List<string> stderr)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline && !process.HasExited)
+        {
+            try
+            {
+                using var ready = await http.GetAsync("/health/ready");
+                if (ready.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100);
+        }
+
+        lock (stdout)
+        {
+            Assert.Fail($"The service did not become ready.\nstdout:\n{string.Join('\n', stdout)}\nstderr:\n{string.Join('\n', stderr)}");
+        }
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting");
+            await Task.Delay(20);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
