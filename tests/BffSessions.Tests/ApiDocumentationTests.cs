@@ -17,7 +17,7 @@ public sealed class ApiDocumentationTests(ServiceFixture fixture) : ServiceTest(
         Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
         var post = root.GetProperty("paths").GetProperty("/api/customer-sessions").GetProperty("post");
         var statuses = post.GetProperty("responses").EnumerateObject().Select(r => r.Name).ToList();
-        Assert.Equal(["200", "400", "401", "403", "415", "502", "503", "504"], statuses.Order(StringComparer.Ordinal));
+        Assert.Equal(["200", "400", "401", "403", "413", "415", "429", "502", "503", "504"], statuses.Order(StringComparer.Ordinal));
         Assert.True(post.GetProperty("responses").GetProperty("502").GetProperty("content").TryGetProperty("application/problem+json", out _));
         var requestSchema = post.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("schema").GetProperty("$ref").GetString()!;
         var example = root.GetProperty("components").GetProperty("schemas").GetProperty(requestSchema.Split('/').Last()).GetProperty("example");

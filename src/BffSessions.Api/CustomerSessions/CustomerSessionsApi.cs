@@ -23,6 +23,7 @@ public static class CustomerSessionsApi
             .WithTags("Customer sessions")
             .RequireAuthorization(IdentityExtensions.SignedInUserPolicy)
             .RequireCsrfHeader()
+            .RequireRateLimiting(RateLimits.PerUserPolicy)
             .WithValidation()
             // A client secret must never sit in a browser, proxy or CDN cache; errors are not worth caching either.
             .AddEndpointFilter(async (invocation, next) =>
@@ -40,7 +41,9 @@ public static class CustomerSessionsApi
             .Accepts<CustomerSessionRequest>("application/json")
             .ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests)
             .ProducesProblem(StatusCodes.Status502BadGateway)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
             .ProducesProblem(StatusCodes.Status504GatewayTimeout);

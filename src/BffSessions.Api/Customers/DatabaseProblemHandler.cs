@@ -28,6 +28,7 @@ public sealed class DatabaseProblemHandler(IProblemDetailsService problems, ILog
             ProblemDetails = new ProblemDetails
             {
                 Status = StatusCodes.Status503ServiceUnavailable,
+                Type = Hosting.ProblemTypes.DatabaseUnavailable,
                 Title = "Customer database unavailable",
                 Detail = "The service cannot look up or record customers right now. Retry after the time in the Retry-After header.",
             },

@@ -20,7 +20,7 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
 
         httpContext.Response.StatusCode = badRequest.StatusCode;
         ProblemDetails problem = badRequest.StatusCode == StatusCodes.Status413PayloadTooLarge
-            ? new ProblemDetails { Title = "Request body too large", Detail = "The request body is larger than this service accepts." }
+            ? new ProblemDetails { Type = ProblemTypes.BodyTooLarge, Title = "Request body too large", Detail = "The request body is larger than this service accepts." }
             : InvalidBody(badRequest);
         problem.Status = badRequest.StatusCode;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
@@ -41,6 +41,7 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
         };
         return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path.Length == 0 ? "$" : path] = [message] })
         {
+            Type = ProblemTypes.InvalidBody,
             Title = "Invalid request body",
             Detail = "The body could not be read as a customer session request.",
         };

@@ -12,6 +12,7 @@ public static class ProblemResponses
         {
             if (context.ProblemDetails.Status == StatusCodes.Status415UnsupportedMediaType)
             {
+                context.ProblemDetails.Type = ProblemTypes.UnsupportedMediaType;
                 context.ProblemDetails.Detail ??= "Send the body as JSON with Content-Type: application/json.";
             }
         });

@@ -29,7 +29,7 @@ public static class CsrfHeader
                     .LogWarning("Refused a cookie-authenticated {Method} {Path} without the {Header} header (origin {Origin})",
                         http.Request.Method, http.Request.Path, Name, http.Request.Headers.Origin.ToString());
                 await AuthProblems.WriteAsync(http, StatusCodes.Status401Unauthorized,
-                    $"Cookie-authenticated API calls must carry the header {Name}: 1.", wwwAuthenticate: null);
+                    $"Cookie-authenticated API calls must carry the header {Name}: 1.", wwwAuthenticate: null, type: Hosting.ProblemTypes.CsrfHeaderMissing);
                 return;
             }
 

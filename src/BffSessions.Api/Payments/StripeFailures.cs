@@ -7,6 +7,9 @@ public sealed class StripeTimeoutException(TimeSpan budget, Exception inner)
     public TimeSpan Budget { get; } = budget;
 }
 
+/// <summary>Too many Stripe calls are in flight (RateLimiting:StripeConcurrency): refuse rather than queue without bound.</summary>
+public sealed class StripeBusyException() : Exception("Too many Stripe calls in flight.");
+
 /// <summary>Stripe answered resource_missing for the customer: it was deleted (in the Dashboard, say).</summary>
 public sealed class StripeCustomerMissingException(string customerId, Exception inner)
     : Exception($"Stripe no longer knows customer {customerId}.", inner)

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Threading.RateLimiting;
 using BffSessions.Api.Identity;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -11,8 +12,18 @@ namespace BffSessions.Api.Payments;
 /// The only place that calls Stripe. Each call runs within the <see cref="StripeOptions.Timeout"/> budget
 /// (Stripe.net's retries included) and records Stripe's request id for the request log.
 /// </summary>
-public sealed class StripeGateway(IStripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics)
+public sealed class StripeGateway(
+    IStripeClient client, IOptions<StripeOptions> options, IOptions<Hosting.RateLimitingOptions> limits, IDiagnosticContext diagnostics)
+    : IDisposable
 {
+    // A bound on Stripe calls in flight: past it a request is refused at once (503) instead of queueing without
+    // bound behind a slow Stripe, tying up memory and connections.
+    private readonly ConcurrencyLimiter _inFlight = new(new ConcurrencyLimiterOptions
+    {
+        PermitLimit = limits.Value.StripeConcurrency,
+        QueueLimit = 0,
+    });
+
     private readonly CustomerService _customers = new(client);
     private readonly CustomerSessionService _sessions = new(client);
     private readonly TimeSpan _budget = options.Value.Timeout;
@@ -51,6 +62,8 @@ public sealed class StripeGateway(IStripeClient client, IOptions<StripeOptions> 
         }
     }
 
+    public void Dispose() => _inFlight.Dispose();
+
     /// <summary>
     /// "bffsessions-customer-" and the SHA-256 of the user id: fixed length, whatever the id holds. A replacement
     /// customer gets its own key (the replaced id appended), or Stripe would hand back the deleted one.
@@ -62,6 +75,12 @@ public sealed class StripeGateway(IStripeClient client, IOptions<StripeOptions> 
     private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
         where T : class
     {
+        using var permit = _inFlight.AttemptAcquire();
+        if (!permit.IsAcquired)
+        {
+            throw new StripeBusyException();
+        }
+
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         budget.CancelAfter(_budget);
         try

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -43,6 +44,9 @@ public class ApiFactory : WebApplicationFactory<Program>
             ["Authentication:Schemes:Bearer:ValidAudiences:0"] = Audience,
             ["Authentication:Schemes:Bearer:SigningKeys:0:Issuer"] = Issuer,
             ["Authentication:Schemes:Bearer:SigningKeys:0:Value"] = Convert.ToBase64String(SigningKey),
+            // Tests send many requests per user; the rate-limit tests set their own, low limits.
+            ["RateLimiting:PerUserBurst"] = "100000",
+            ["RateLimiting:PerUserPerMinute"] = "100000",
             ["Serilog:MinimumLevel:Default"] = "Debug",
             // The capture sink sees everything; the console only what would alarm an operator.
             ["Serilog:WriteTo:0:Args:restrictedToMinimumLevel"] = "Fatal",
@@ -76,15 +80,16 @@ public class ApiFactory : WebApplicationFactory<Program>
     }
 
     /// <summary>
-    /// A client on https://localhost (so the Secure session cookie round-trips) that keeps cookies and never
-    /// follows redirects: a test sees every 302 for what it is.
+    /// A client on https://localhost (so the Secure session cookie round-trips) that keeps cookies, never
+    /// follows redirects (a test sees every 302 for what it is), and fails the test if any response body leaks a
+    /// secret.
     /// </summary>
-    public HttpClient CreateApiClient() => CreateClient(new WebApplicationFactoryClientOptions
+    public HttpClient CreateApiClient()
     {
-        AllowAutoRedirect = false,
-        BaseAddress = new Uri("https://localhost"),
-        HandleCookies = true,
-    });
+        var client = CreateDefaultClient(new Uri("https://localhost"), new LeakGuardHandler(), new CookieContainerHandler());
+        client.Timeout = TimeSpan.FromSeconds(60);
+        return client;
+    }
 
     /// <summary>A client whose requests carry a bearer token for <paramref name="userId"/>.</summary>
     public HttpClient CreateClientFor(string userId, string? email = null, string? name = null)

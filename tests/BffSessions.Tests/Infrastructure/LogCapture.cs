@@ -24,7 +24,8 @@ public sealed class LogCapture : ILogEventSink
 /// <summary>What must never appear in a log line or a response body that is not the session's own answer.</summary>
 public static partial class Secrets
 {
-    [GeneratedRegex(@"cuss_secret_[A-Za-z0-9]+|\b[sr]k_(test|live)_[A-Za-z0-9]+|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+|Bearer\s+[A-Za-z0-9._~+/-]{16,}")]
+    // Client secrets, secret and restricted keys, JWTs, bearer headers, and Data Protection payloads (the session cookie's value).
+    [GeneratedRegex(@"cuss_secret_[A-Za-z0-9]+|\b[sr]k_(test|live)_[A-Za-z0-9]+|eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+|Bearer\s+[A-Za-z0-9._~+/-]{16,}|CfDJ8[A-Za-z0-9_-]{20,}")]
     public static partial Regex Pattern();
 
     public static IReadOnlyList<string> FoundIn(IEnumerable<string> lines) =>

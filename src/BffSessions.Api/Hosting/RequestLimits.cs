@@ -1,0 +1,85 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Api.Hosting;
+
+/// <summary>The <c>RequestLimits</c> section.</summary>
+public sealed class RequestLimitsOptions
+{
+    public const string SectionName = "RequestLimits";
+
+    /// <summary>The largest request body accepted; a customer session request is a few hundred bytes.</summary>
+    [Range(1024, 10 * 1024 * 1024)]
+    public long MaxBodyBytes { get; set; } = 16 * 1024;
+}
+
+public static class RequestLimits
+{
+    public static IHostApplicationBuilder AddRequestLimits(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RequestLimitsOptions>()
+            .BindConfiguration(RequestLimitsOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<RequestLimitsOptions>>((kestrel, limits) =>
+        {
+            // Reading past the limit throws a 413 BadHttpRequestException, answered as a problem.
+            kestrel.Limits.MaxRequestBodySize = limits.Value.MaxBodyBytes;
+            // Nothing to gain from telling scanners which server this is.
+            kestrel.AddServerHeader = false;
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// A declared body over the limit is refused before anything reads it; bodies without a length are cut by the
+    /// server's own limit while being read. Every response says nosniff; outside Development, HTTPS is enforced.
+    /// </summary>
+    public static WebApplication UseRequestLimits(this WebApplication app)
+    {
+        var maxBody = app.Services.GetRequiredService<IOptions<RequestLimitsOptions>>().Value.MaxBodyBytes;
+        app.Use(async (http, next) =>
+        {
+            http.Response.OnStarting(static state =>
+            {
+                ((HttpResponse)state).Headers.XContentTypeOptions = "nosniff";
+                return Task.CompletedTask;
+            }, http.Response);
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            {
+                size.MaxRequestBodySize = maxBody;
+            }
+
+            if (http.Request.ContentLength > maxBody)
+            {
+                http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
+                {
+                    HttpContext = http,
+                    ProblemDetails =
+                    {
+                        Status = StatusCodes.Status413PayloadTooLarge,
+                        Type = ProblemTypes.BodyTooLarge,
+                        Title = "Request body too large",
+                        Detail = $"The request body may be at most {maxBody} bytes.",
+                    },
+                });
+                return;
+            }
+
+            await next(http);
+        });
+
+        if (!app.Environment.IsDevelopment())
+        {
+            // Behind a TLS-terminating proxy, set ASPNETCORE_FORWARDEDHEADERS_ENABLED=true so requests it forwarded
+            // over HTTPS count as HTTPS here.
+            app.UseHsts();
+            app.UseHttpsRedirection();
+        }
+
+        return app;
+    }
+}
