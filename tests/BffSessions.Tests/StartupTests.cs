@@ -99,7 +99,9 @@ public sealed class StartupTests : IAsyncLifetime
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
-        await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(BffSessions.Api.Hosting.ProblemTypes.StripeUnreachable, problem.GetProperty("type").GetString());
+        Assert.Contains(_logs.Lines, l => l.Contains("Stripe could not be reached", StringComparison.Ordinal));
     }
 
     private static int ClosedLoopbackPort()

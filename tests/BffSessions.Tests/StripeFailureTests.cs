@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using BffSessions.Api.Hosting;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Serilog.Events;
@@ -21,7 +22,9 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(ProblemTypes.StripeError, problem.GetProperty("type").GetString());
         Assert.Equal(3, Stripe.RequestsTo(SessionsPath).Count); // the call and Stripe.net's two retries
+        AssertLogged(LogEventLevel.Error, "Stripe answered 500");
         Assert.StartsWith("req_standin_", problem.GetProperty("stripeRequestId").GetString(), StringComparison.Ordinal);
         Assert.DoesNotContain("api_error", problem.ToString(), StringComparison.Ordinal);
     }
@@ -51,8 +54,10 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(ProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
         Assert.NotNull(response.Headers.RetryAfter);
         Assert.Single(Stripe.RequestsTo(SessionsPath)); // Stripe.net does not retry a 429 without Stripe-Should-Retry
+        AssertLogged(LogEventLevel.Warning, "Stripe rate-limited the request");
         Assert.True(problem.TryGetProperty("stripeRequestId", out _));
     }
 
@@ -69,8 +74,10 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
-        await HttpAssert.ProblemAsync(response, HttpStatusCode.GatewayTimeout);
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.GatewayTimeout);
+        Assert.Equal(ProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
         Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(15), "the budget (3 s in tests) bounds the wait, not the upstream");
+        AssertLogged(LogEventLevel.Error, "Stripe did not answer within");
     }
 
     [Fact]
@@ -83,6 +90,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(ProblemTypes.StripeCredentialsRejected, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("API Key", problem.ToString(), StringComparison.OrdinalIgnoreCase);
         Assert.Contains(Fixture.Logs.Events, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
     }
@@ -96,6 +104,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(ProblemTypes.StripeError, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("unknown parameter", problem.ToString(), StringComparison.Ordinal);
         var requestId = problem.GetProperty("stripeRequestId").GetString()!;
         Assert.Contains(Fixture.Logs.Lines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
@@ -109,7 +118,57 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
-        await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(ProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.DoesNotContain("customer_session", problem.ToString(), StringComparison.Ordinal);
+        AssertLogged(LogEventLevel.Error, "Stripe answered");
+    }
+
+    [Fact]
+    public async Task Stripe_rate_limiting_that_asks_for_a_retry_is_retried_by_Stripe_net_and_then_answered_with_503()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => new ShouldRetry(StripeStandIn.Error(429, "invalid_request_error", "lock_timeout", "Too many requests.")));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(ProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Equal(3, Stripe.RequestsTo(SessionsPath).Count); // Stripe-Should-Retry: true makes Stripe.net retry twice
+    }
+
+    [Fact]
+    public async Task A_hung_Stripe_call_gets_504_while_health_and_other_users_are_served()
+    {
+        using var stuck = await WarmClientAsync();
+        using var other = Api.CreateClientFor(NewUserId());
+        using var probe = Api.CreateApiClient();
+        var hung = new TaskCompletionSource();
+        Stripe.Override(SessionsPath, async (request, attempt) =>
+        {
+            if (attempt == 1)
+            {
+                hung.SetResult();
+                await Task.Delay(TimeSpan.FromSeconds(20));
+            }
+
+            return Results.Json(StripeStandIn.Session(request.Form["customer"]));
+        });
+        var hungCall = stuck.PostAsJsonAsync("/api/customer-sessions", Request);
+        await hung.Task;
+
+        var started = DateTimeOffset.UtcNow;
+        using var live = await probe.GetAsync("/health/live");
+        using var served = await other.PostAsJsonAsync("/api/customer-sessions", Request);
+        var servedIn = DateTimeOffset.UtcNow - started;
+        using var timedOut = await hungCall;
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        Assert.True(servedIn < TimeSpan.FromSeconds(2), $"another user waited {servedIn} behind the hung call");
+        var problem = await HttpAssert.ProblemAsync(timedOut, HttpStatusCode.GatewayTimeout);
+        Assert.Equal(ProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
     }
 
     [Fact]
@@ -126,6 +185,19 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
 
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
         Assert.Single(Stripe.RequestsTo("/v1/customers"));
+    }
+
+    private void AssertLogged(LogEventLevel level, string text) =>
+        Assert.Contains(Fixture.Logs.Events, e => e.Level == level && e.RenderMessage().Contains(text, StringComparison.Ordinal));
+
+    /// <summary>Stripe's header that tells its libraries a request may be retried.</summary>
+    private sealed class ShouldRetry(IResult inner) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext)
+        {
+            httpContext.Response.Headers["Stripe-Should-Retry"] = "true";
+            return inner.ExecuteAsync(httpContext);
+        }
     }
 
     /// <summary>A client whose user already has a customer, so the fault hits the session call.</summary>

@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using BffSessions.Api.Hosting;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.AspNetCore.Http;
+
+namespace BffSessions.Tests.Hardening;
+
+/// <summary>Rate limits, the Stripe in-flight bound, request limits and security headers, each on a host of its own.</summary>
+public sealed class LimitsAndHeadersTests : IAsyncLifetime
+{
+    private static readonly object Request = new { components = new { pricingTable = new { enabled = true } } };
+    private readonly LogCapture _logs = new();
+    private StripeStandIn _stripe = null!;
+
+    public async Task InitializeAsync() => _stripe = await StripeStandIn.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        await _stripe.DisposeAsync();
+        Assert.Empty(Secrets.FoundIn(_logs.Lines));
+    }
+
+    [Fact]
+    public async Task A_users_burst_beyond_the_bucket_gets_429_with_Retry_After_and_other_users_are_not_affected()
+    {
+        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?>
+        {
+            ["RateLimiting:PerUserBurst"] = "3",
+            ["RateLimiting:PerUserPerMinute"] = "6",
+        });
+        using var script = api.CreateClientFor("scripted-user");
+        using var person = api.CreateClientFor("another-user");
+
+        var statuses = new List<HttpStatusCode>();
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 5; i++)
+        {
+            var response = await script.PostAsJsonAsync("/api/customer-sessions", Request);
+            statuses.Add(response.StatusCode);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                limited ??= response;
+            }
+        }
+
+        Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
+        var problem = await HttpAssert.ProblemAsync(limited!, HttpStatusCode.TooManyRequests);
+        Assert.Equal(ProblemTypes.RateLimited, problem.GetProperty("type").GetString());
+        Assert.InRange(limited!.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 10);
+        Assert.Equal(3, _stripe.RequestsTo("/v1/customer_sessions").Count); // the refused ones never reached Stripe
+        Assert.Equal(HttpStatusCode.OK, (await person.PostAsJsonAsync("/api/customer-sessions", Request)).StatusCode);
+        Assert.Contains(_logs.Lines, l => l.Contains("Rate limit reached", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Past_the_bound_on_Stripe_calls_in_flight_requests_get_503_with_Retry_After_instead_of_queueing()
+    {
+        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["RateLimiting:StripeConcurrency"] = "2" });
+        var users = Enumerable.Range(0, 6).Select(i => $"busy-user-{i}").ToList();
+        foreach (var user in users)
+        {
+            using var warm = api.CreateClientFor(user);
+            Assert.Equal(HttpStatusCode.OK, (await warm.PostAsJsonAsync("/api/customer-sessions", Request)).StatusCode);
+        }
+
+        var release = new TaskCompletionSource();
+        _stripe.Override("/v1/customer_sessions", async (request, _) =>
+        {
+            await release.Task;
+            return Results.Json(StripeStandIn.Session(request.Form["customer"]));
+        });
+
+        var calls = users.Select(async user =>
+        {
+            using var client = api.CreateClientFor(user);
+            using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+            return (response.StatusCode, response.Headers.RetryAfter, Type: response.StatusCode == HttpStatusCode.ServiceUnavailable
+                ? (await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable)).GetProperty("type").GetString()
+                : null);
+        }).ToList();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (calls.Count(c => c.IsCompleted) < 4 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        release.SetResult();
+        var results = await Task.WhenAll(calls);
+
+        Assert.Equal(2, results.Count(r => r.StatusCode == HttpStatusCode.OK));
+        var busy = results.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
+        Assert.Equal(4, busy.Count);
+        Assert.All(busy, r => Assert.Equal(ProblemTypes.StripeBusy, r.Type));
+        Assert.All(busy, r => Assert.NotNull(r.RetryAfter));
+    }
+
+    [Fact]
+    public async Task A_body_over_16_KiB_gets_413_before_anything_reads_it()
+    {
+        await using var api = new ApiFactory(_stripe, _logs);
+        using var client = api.CreateClientFor("big-body-user");
+        var padding = new string(' ', 16 * 1024);
+
+        using var response = await client.PostAsync("/api/customer-sessions",
+            new StringContent("{\"components\":{\"pricingTable\":{\"enabled\":true}}" + padding + "}", Encoding.UTF8, "application/json"));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal(ProblemTypes.BodyTooLarge, problem.GetProperty("type").GetString());
+        Assert.Empty(_stripe.Requests);
+    }
+
+    [Fact]
+    public async Task Every_response_says_nosniff_success_error_and_health_alike()
+    {
+        await using var api = new ApiFactory(_stripe, _logs);
+        using var client = api.CreateClientFor("header-user");
+
+        using var ok = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+        using var bad = await client.PostAsync("/api/customer-sessions", new StringContent("{", Encoding.UTF8, "application/json"));
+        using var anonymous = await api.CreateApiClient().PostAsJsonAsync("/api/customer-sessions", Request);
+        using var live = await client.GetAsync("/health/live");
+        using var missing = await client.GetAsync("/no-such-page");
+
+        Assert.All([ok, bad, anonymous, live, missing], r => Assert.Equal("nosniff", r.Headers.GetValues("X-Content-Type-Options").Single()));
+        Assert.True(ok.Headers.CacheControl!.NoStore);
+    }
+
+    [Fact]
+    public async Task Outside_Development_HTTPS_is_enforced_with_HSTS_and_a_redirect()
+    {
+        await using var api = new ApiFactory(_stripe, _logs, "Production", new Dictionary<string, string?> { ["https_port"] = "443" });
+        // HSTS is never sent for localhost (a browser would pin it for every local app), so a real host name.
+        var https = api.CreateDefaultClient(new Uri("https://bff.example"), new LeakGuardHandler());
+        var http = api.CreateDefaultClient(new Uri("http://bff.example"));
+
+        using var secure = await https.GetAsync("/health/live");
+        using var plain = await http.GetAsync("/health/live");
+
+        Assert.Contains("max-age=", secure.Headers.GetValues("Strict-Transport-Security").Single(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.TemporaryRedirect, plain.StatusCode);
+        Assert.Equal("https://bff.example/health/live", plain.Headers.Location?.ToString());
+    }
+
+    [Fact]
+    public async Task Kestrel_sends_no_Server_header()
+    {
+        await using var api = new ApiFactory(_stripe, _logs);
+        var port = FreePort();
+        api.UseKestrel(port);
+        api.StartServer();
+        using var client = new HttpClient { BaseAddress = new Uri($"http://localhost:{port}") };
+
+        using var response = await client.GetAsync("/health/live");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Server"));
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
