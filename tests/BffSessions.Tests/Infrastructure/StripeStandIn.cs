@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Builder;
@@ -29,7 +30,21 @@ public sealed class StripeStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Lazy<JsonObject>> _replays = new();
     private readonly ConcurrentQueue<string> _issuedSecrets = new();
 
+    private int _openConnections;
+    private int _totalConnections;
+
     private StripeStandIn(WebApplication app) => _app = app;
+
+    public int OpenConnections => Volatile.Read(ref _openConnections);
+
+    public int TotalConnections => Volatile.Read(ref _totalConnections);
+
+    /// <summary>Every customer this stand-in created: its id and the user_id in its metadata.</summary>
+    public IReadOnlyList<(string Id, string? UserId)> Customers =>
+        _customers.Values.Select(c => (c["id"]!.GetValue<string>(), c["metadata"]?["user_id"]?.GetValue<string>())).ToList();
+
+    /// <summary>What the stand-in answers when no override is set, for overrides that only sometimes interfere.</summary>
+    public IResult Default(StripeRequest request) => Answer(request);
 
     public Uri BaseAddress { get; private set; } = null!;
 
@@ -38,10 +53,24 @@ public sealed class StripeStandIn : IAsyncDisposable
     public static async Task<StripeStandIn> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        StripeStandIn? standIn = null;
+        // Counts TCP connections, so a test can tell whether the service leaks or hoards them.
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Use(next => async connection =>
+        {
+            Interlocked.Increment(ref standIn!._openConnections);
+            Interlocked.Increment(ref standIn._totalConnections);
+            try
+            {
+                await next(connection);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref standIn._openConnections);
+            }
+        })));
         builder.Logging.ClearProviders();
         var app = builder.Build();
-        var standIn = new StripeStandIn(app);
+        standIn = new StripeStandIn(app);
         app.Run(standIn.HandleAsync);
         await app.StartAsync();
         standIn.BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single());
