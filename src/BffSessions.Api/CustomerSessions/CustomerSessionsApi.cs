@@ -60,23 +60,23 @@ public static class CustomerSessionsApi
         var components = request.Components!;
         var user = services.Users.Get(principal);
         var options = components.ToStripe();
-        var customerId = await services.Customers.ResolveAsync(user, cancellationToken);
+        var customer = await services.Customers.ResolveAsync(user, cancellationToken);
         Stripe.CustomerSession session;
         try
         {
-            session = await services.Stripe.CreateCustomerSessionAsync(customerId, options, cancellationToken);
+            session = await services.Stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
         }
         catch (StripeCustomerMissingException missing)
         {
             // Deleted in Stripe: give the user a new customer (once, even under concurrency) and retry once.
-            customerId = await services.Customers.ReplaceMissingAsync(user, missing.CustomerId, cancellationToken);
-            session = await services.Stripe.CreateCustomerSessionAsync(customerId, options, cancellationToken);
+            customer = await services.Customers.ReplaceMissingAsync(user, missing.CustomerId, cancellationToken);
+            session = await services.Stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
         }
 
         return TypedResults.Ok(new CustomerSessionResponse(
             session.ClientSecret,
             DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc),
-            components.NeedsCustomerId ? customerId : null));
+            components.NeedsCustomerId ? customer.Id : null));
     }
 }
 

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 namespace BffSessions.Api.Customers;
 
 /// <summary>
-/// user id → customer id in memory, bounded (Customers:CacheSize) and expiring (Customers:CacheDuration), so a
+/// user id → customer (id and kind) in memory, bounded (Customers:CacheSize) and expiring (Customers:CacheDuration), so a
 /// steady-state session request touches neither the database nor Stripe's customer API. Its own MemoryCache, so
 /// nothing else in the process can evict or crowd it.
 /// </summary>
@@ -13,10 +13,10 @@ public sealed class CustomerCache(IOptions<CustomersOptions> options, TimeProvid
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = options.Value.CacheSize, Clock = new Clock(time) });
     private readonly TimeSpan _duration = options.Value.CacheDuration;
 
-    public bool TryGet(string userId, out string customerId) => _cache.TryGetValue(userId, out customerId!);
+    public bool TryGet(string userId, out CustomerRef customer) => _cache.TryGetValue(userId, out customer);
 
-    public void Set(string userId, string customerId) =>
-        _cache.Set(userId, customerId, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _duration });
+    public void Set(string userId, CustomerRef customer) =>
+        _cache.Set(userId, customer, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _duration });
 
     public void Remove(string userId) => _cache.Remove(userId);
 

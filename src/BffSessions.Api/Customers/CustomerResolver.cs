@@ -1,6 +1,7 @@
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Customers;
 
@@ -12,6 +13,7 @@ public sealed class CustomerResolver(
     IDbContextFactory<CustomersDbContext> databases,
     StripeGateway stripe,
     CustomerCache cache,
+    IOptions<CustomersOptions> options,
     TimeProvider time,
     ILogger<CustomerResolver> logger)
 {
@@ -20,7 +22,9 @@ public sealed class CustomerResolver(
     // stripe only wait for each other's first request.
     private readonly SemaphoreSlim[] _stripes = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
 
-    public async ValueTask<string> ResolveAsync(SignedInUser user, CancellationToken cancellationToken)
+    private readonly CustomerKind _newUsersKind = options.Value.Kind;
+
+    public async ValueTask<CustomerRef> ResolveAsync(SignedInUser user, CancellationToken cancellationToken)
     {
         if (cache.TryGet(user.Id, out var cached))
         {
@@ -40,13 +44,13 @@ public sealed class CustomerResolver(
     /// Stripe says <paramref name="missingCustomerId"/> no longer exists (deleted in the Dashboard): create the user a
     /// new customer and repoint the map — unless a concurrent request, here or on another instance, already has.
     /// </summary>
-    public Task<string> ReplaceMissingAsync(SignedInUser user, string missingCustomerId, CancellationToken cancellationToken)
+    public Task<CustomerRef> ReplaceMissingAsync(SignedInUser user, string missingCustomerId, CancellationToken cancellationToken)
     {
         cache.Remove(user.Id);
         return CreateOnceAsync(user, replacing: missingCustomerId, cancellationToken);
     }
 
-    private async Task<string> CreateOnceAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
+    private async Task<CustomerRef> CreateOnceAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
     {
         var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(user.Id) % (uint)_stripes.Length];
         await gate.WaitAsync(cancellationToken);
@@ -64,7 +68,7 @@ public sealed class CustomerResolver(
         }
     }
 
-    private async Task<string> CreateOnceUnderLockAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
+    private async Task<CustomerRef> CreateOnceUnderLockAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         // Across instances (PostgreSQL): an advisory lock on the user id, held until this transaction ends.
@@ -73,20 +77,23 @@ public sealed class CustomerResolver(
         var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.UserId == user.Id, cancellationToken);
         if (link is not null && link.CustomerId != replacing)
         {
-            cache.Set(user.Id, link.CustomerId);
-            return link.CustomerId;
+            var known = new CustomerRef(link.CustomerId, link.Kind);
+            cache.Set(user.Id, known);
+            return known;
         }
 
-        var customerId = await stripe.CreateCustomerAsync(user, replacing, cancellationToken);
+        // New users, and replacements, get the configured kind; everyone else keeps what the map says.
+        var customer = await stripe.CreateCustomerAsync(user, replacing, _newUsersKind, cancellationToken);
         var now = time.GetUtcNow();
         if (link is null)
         {
-            db.CustomerLinks.Add(new CustomerLink { UserId = user.Id, CustomerId = customerId, CreatedAt = now, UpdatedAt = now });
+            db.CustomerLinks.Add(new CustomerLink { UserId = user.Id, CustomerId = customer.Id, Kind = customer.Kind, CreatedAt = now, UpdatedAt = now });
         }
         else
         {
-            logger.LogWarning("Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}", replacing, user.Id, customerId);
-            link.CustomerId = customerId;
+            logger.LogWarning("Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}", replacing, user.Id, customer.Id);
+            link.CustomerId = customer.Id;
+            link.Kind = customer.Kind;
             link.UpdatedAt = now;
         }
 
@@ -99,13 +106,13 @@ public sealed class CustomerResolver(
             // Without a database lock (SQLite), a second writer of the same user — another process on the same
             // file — loses on the primary key; the row it lost to is the answer.
             var winner = await FindAsync(user.Id, cancellationToken);
-            if (winner is null)
+            if (winner is not { } won)
             {
                 throw;
             }
 
-            cache.Set(user.Id, winner);
-            return winner;
+            cache.Set(user.Id, won);
+            return won;
         }
 
         if (transaction is not null)
@@ -113,16 +120,16 @@ public sealed class CustomerResolver(
             await transaction.CommitAsync(cancellationToken);
         }
 
-        cache.Set(user.Id, customerId);
-        return customerId;
+        cache.Set(user.Id, customer);
+        return customer;
     }
 
-    private async Task<string?> FindAsync(string userId, CancellationToken cancellationToken)
+    private async Task<CustomerRef?> FindAsync(string userId, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         return await db.CustomerLinks.AsNoTracking()
             .Where(l => l.UserId == userId)
-            .Select(l => l.CustomerId)
+            .Select(l => (CustomerRef?)new CustomerRef(l.CustomerId, l.Kind))
             .FirstOrDefaultAsync(cancellationToken);
     }
 }

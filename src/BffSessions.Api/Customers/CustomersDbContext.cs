@@ -12,6 +12,9 @@ public sealed class CustomerLink
 
     public required string CustomerId { get; set; }
 
+    /// <summary>Which kind of Stripe object <see cref="CustomerId"/> is: a v1 Customer or an Account v2.</summary>
+    public CustomerKind Kind { get; set; }
+
     public DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset UpdatedAt { get; set; }
@@ -42,6 +45,8 @@ public abstract class CustomersDbContext(DbContextOptions options) : DbContext(o
         link.HasKey(l => l.UserId);
         link.Property(l => l.UserId).HasColumnName("user_id").HasMaxLength(255);
         link.Property(l => l.CustomerId).HasColumnName("customer_id").HasMaxLength(255);
+        // Stored as text ("Customer", "Account"); rows from before the Account mode are customers.
+        link.Property(l => l.Kind).HasColumnName("kind").HasConversion<string>().HasMaxLength(16).HasDefaultValue(CustomerKind.Customer).HasSentinel((CustomerKind)(-1));
         link.Property(l => l.CreatedAt).HasColumnName("created_at");
         link.Property(l => l.UpdatedAt).HasColumnName("updated_at");
 

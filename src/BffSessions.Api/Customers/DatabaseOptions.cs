@@ -27,6 +27,9 @@ public sealed class CustomersOptions
 {
     public const string SectionName = "Customers";
 
+    /// <summary>What a new user becomes in Stripe; users already in the map keep the kind they have.</summary>
+    public CustomerKind Kind { get; set; } = CustomerKind.Customer;
+
     /// <summary>Most users kept in memory; the least recently added are dropped first when it is full.</summary>
     [Range(1, 10_000_000)]
     public int CacheSize { get; set; } = 100_000;

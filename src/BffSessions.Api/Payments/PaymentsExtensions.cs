@@ -27,7 +27,7 @@ public static class PaymentsExtensions
                     ? new OfflineStripeHandler(services.GetRequiredService<TimeProvider>())
                     : new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
 
-        builder.Services.AddSingleton<IStripeClient>(services =>
+        builder.Services.AddSingleton(services =>
         {
             var options = services.GetRequiredService<IOptions<StripeOptions>>().Value;
             var http = services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName);

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
+using BffSessions.Api.Customers;
 using BffSessions.Api.Identity;
 using Microsoft.Extensions.Options;
 using Serilog;
@@ -13,7 +14,7 @@ namespace BffSessions.Api.Payments;
 /// (Stripe.net's retries included) and records Stripe's request id for the request log.
 /// </summary>
 public sealed class StripeGateway(
-    IStripeClient client, IOptions<StripeOptions> options, IOptions<Hosting.RateLimitingOptions> limits, IDiagnosticContext diagnostics)
+    StripeClient client, IOptions<StripeOptions> options, IOptions<Hosting.RateLimitingOptions> limits, IDiagnosticContext diagnostics)
     : IDisposable
 {
     // A bound on Stripe calls in flight: past it a request is refused at once (503) instead of queueing without
@@ -25,6 +26,7 @@ public sealed class StripeGateway(
     });
 
     private readonly CustomerService _customers = new(client);
+    private readonly Stripe.V2.Core.AccountService _accounts = client.V2.Core.Accounts;
     private readonly CustomerSessionService _sessions = new(client);
     private readonly TimeSpan _budget = options.Value.Timeout;
 
@@ -33,32 +35,44 @@ public sealed class StripeGateway(
     /// The idempotency key is derived from the user id (and the replaced id), so a retried or racing creation gets
     /// the same customer back from Stripe for the 24 hours Stripe keeps keys; the map's lock is the lasting guard.
     /// </summary>
-    public Task<string> CreateCustomerAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
+    public async Task<CustomerRef> CreateCustomerAsync(SignedInUser user, string? replacing, CustomerKind kind, CancellationToken cancellationToken)
     {
-        var create = new CustomerCreateOptions
+        var metadata = new Dictionary<string, string> { ["user_id"] = user.Id };
+        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(user.Id, replacing, kind) };
+        if (kind == CustomerKind.Account)
         {
-            Email = user.Email,
-            Name = user.Name,
-            Metadata = new Dictionary<string, string> { ["user_id"] = user.Id },
-        };
-        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(user.Id, replacing) };
-        return WithinBudgetAsync(
-            async token => (await _customers.CreateAsync(create, request, token)).Id,
-            cancellationToken);
+            // POST /v2/core/accounts (JSON): an Account that is a customer — the customer configuration, no merchant.
+            var account = new Stripe.V2.Core.AccountCreateOptions
+            {
+                ContactEmail = user.Email,
+                DisplayName = user.Name ?? user.Email,
+                Metadata = metadata,
+                Configuration = new Stripe.V2.Core.AccountCreateConfigurationOptions { Customer = new() },
+            };
+            var created = await WithinBudgetAsync(token => _accounts.CreateAsync(account, request, token), cancellationToken);
+            return new CustomerRef(created.Id, CustomerKind.Account);
+        }
+
+        var create = new CustomerCreateOptions { Email = user.Email, Name = user.Name, Metadata = metadata };
+        var customer = await WithinBudgetAsync(token => _customers.CreateAsync(create, request, token), cancellationToken);
+        return new CustomerRef(customer.Id, CustomerKind.Customer);
     }
 
     /// <summary>Creates a session; throws <see cref="StripeCustomerMissingException"/> when Stripe no longer knows the customer.</summary>
     public async Task<CustomerSession> CreateCustomerSessionAsync(
-        string customerId, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
+        CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
     {
-        var create = new CustomerSessionCreateOptions { Customer = customerId, Components = components };
+        // Exactly one of customer / customer_account, by the kind the map recorded.
+        var create = customer.Kind == CustomerKind.Account
+            ? new CustomerSessionCreateOptions { CustomerAccount = customer.Id, Components = components }
+            : new CustomerSessionCreateOptions { Customer = customer.Id, Components = components };
         try
         {
             return await WithinBudgetAsync(token => _sessions.CreateAsync(create, cancellationToken: token), cancellationToken);
         }
-        catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" })
+        catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" or "customer_account" })
         {
-            throw new StripeCustomerMissingException(customerId, e);
+            throw new StripeCustomerMissingException(customer.Id, e);
         }
     }
 
@@ -68,8 +82,9 @@ public sealed class StripeGateway(
     /// "bffsessions-customer-" and the SHA-256 of the user id: fixed length, whatever the id holds. A replacement
     /// customer gets its own key (the replaced id appended), or Stripe would hand back the deleted one.
     /// </summary>
-    public static string CustomerIdempotencyKey(string userId, string? replacing = null) =>
-        "bffsessions-customer-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)))
+    public static string CustomerIdempotencyKey(string userId, string? replacing = null, CustomerKind kind = CustomerKind.Customer) =>
+        (kind == CustomerKind.Account ? "bffsessions-account-" : "bffsessions-customer-")
+        + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)))
         + (replacing is null ? "" : "-replacing-" + replacing);
 
     private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)

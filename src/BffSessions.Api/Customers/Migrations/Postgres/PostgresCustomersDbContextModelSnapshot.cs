@@ -39,6 +39,14 @@ namespace BffSessions.Api.Customers.Migrations.Postgres
                         .HasColumnType("character varying(255)")
                         .HasColumnName("customer_id");
 
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasDefaultValue("Customer")
+                        .HasColumnName("kind");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
