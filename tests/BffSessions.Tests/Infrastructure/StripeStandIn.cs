@@ -13,7 +13,8 @@ using Microsoft.Extensions.Logging;
 namespace BffSessions.Tests.Infrastructure;
 
 /// <summary>One request as Stripe would have received it: form fields decoded, headers kept.</summary>
-public sealed record StripeRequest(string Method, string Path, IReadOnlyDictionary<string, string> Form, IReadOnlyDictionary<string, string> Headers);
+public sealed record StripeRequest(
+    string Method, string Path, IReadOnlyDictionary<string, string> Form, IReadOnlyDictionary<string, string> Headers, JsonObject? Json = null);
 
 /// <summary>
 /// A real HTTP server on loopback that answers like Stripe's API, so Stripe.net's whole path — form encoding,
@@ -25,6 +26,7 @@ public sealed class StripeStandIn : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ConcurrentQueue<StripeRequest> _requests = new();
     private readonly ConcurrentDictionary<string, JsonObject> _customers = new();
+    private readonly ConcurrentDictionary<string, JsonObject> _accounts = new();
     private readonly ConcurrentDictionary<string, Func<StripeRequest, int, Task<IResult>>> _overrides = new();
     private readonly ConcurrentDictionary<string, int> _attempts = new();
     private readonly ConcurrentDictionary<string, Lazy<JsonObject>> _replays = new();
@@ -88,7 +90,11 @@ public sealed class StripeStandIn : IAsyncDisposable
     public void Override(string path, Func<StripeRequest, int, IResult> answer) => Override(path, (r, n) => Task.FromResult(answer(r, n)));
 
     /// <summary>As if deleted in the Dashboard: sessions for it now fail with resource_missing.</summary>
-    public bool DeleteCustomer(string customerId) => _customers.TryRemove(customerId, out _);
+    public bool DeleteCustomer(string customerId) => _customers.TryRemove(customerId, out _) | _accounts.TryRemove(customerId, out _);
+
+    /// <summary>Every Account v2 this stand-in created: its id and the user_id in its metadata.</summary>
+    public IReadOnlyList<(string Id, string? UserId)> Accounts =>
+        _accounts.Values.Select(a => (a["id"]!.GetValue<string>(), a["metadata"]?["user_id"]?.GetValue<string>())).ToList();
 
     public void Reset()
     {
@@ -109,7 +115,9 @@ public sealed class StripeStandIn : IAsyncDisposable
             ? (await http.Request.ReadFormAsync()).ToDictionary(f => f.Key, f => f.Value.ToString(), StringComparer.Ordinal)
             : new Dictionary<string, string>(StringComparer.Ordinal);
         var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        var request = new StripeRequest(http.Request.Method, http.Request.Path.Value ?? "", form, headers);
+        // API v2 (/v2/…) takes JSON bodies; v1 takes forms.
+        var json = http.Request.HasJsonContentType() ? (await JsonNode.ParseAsync(http.Request.Body))?.AsObject() : null;
+        var request = new StripeRequest(http.Request.Method, http.Request.Path.Value ?? "", form, headers, json);
         _requests.Enqueue(request);
         http.Response.Headers["Request-Id"] = "req_standin_" + RandomId(12);
 
@@ -130,6 +138,7 @@ public sealed class StripeStandIn : IAsyncDisposable
         return (request.Method, request.Path) switch
         {
             ("POST", "/v1/customers") => CreateCustomer(request),
+            ("POST", "/v2/core/accounts") => CreateAccount(request),
             ("POST", "/v1/customer_sessions") => CreateSession(request),
             _ => Error(404, "invalid_request_error", message: $"Unrecognized request URL ({request.Method}: {request.Path})."),
         };
@@ -158,10 +167,53 @@ public sealed class StripeStandIn : IAsyncDisposable
         return customer;
     }
 
+    /// <summary>An Account v2 with the customer configuration; a repeated Idempotency-Key gets the first answer again.</summary>
+    private IResult CreateAccount(StripeRequest request)
+    {
+        if (request.Json?["configuration"]?["customer"] is null)
+        {
+            return Error(400, "invalid_request_error", "parameter_missing", "configuration.customer is required.", "configuration.customer");
+        }
+
+        JsonObject NewAccount()
+        {
+            var account = new JsonObject
+            {
+                ["id"] = "acct_" + RandomId(16),
+                ["object"] = "v2.core.account",
+                ["applied_configurations"] = new JsonArray("customer"),
+                ["contact_email"] = request.Json["contact_email"]?.DeepClone(),
+                ["display_name"] = request.Json["display_name"]?.DeepClone(),
+                ["metadata"] = request.Json["metadata"]?.DeepClone(),
+                ["created"] = DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+                ["livemode"] = false,
+            };
+            _accounts[account["id"]!.GetValue<string>()] = account;
+            return account;
+        }
+
+        return Results.Json(request.Headers.TryGetValue("Idempotency-Key", out var key)
+            ? _replays.GetOrAdd("account|" + key, _ => new Lazy<JsonObject>(NewAccount)).Value
+            : NewAccount());
+    }
+
     private IResult CreateSession(StripeRequest request)
     {
         var customer = request.Form.GetValueOrDefault("customer");
-        if (customer is null || !_customers.ContainsKey(customer))
+        var account = request.Form.GetValueOrDefault("customer_account");
+        if (account is not null)
+        {
+            if (customer is not null)
+            {
+                return Error(400, "invalid_request_error", "parameter_unknown", "Only one of customer and customer_account.", "customer");
+            }
+
+            if (!_accounts.ContainsKey(account))
+            {
+                return Error(400, "invalid_request_error", "resource_missing", $"No such account: '{account}'", "customer_account");
+            }
+        }
+        else if (customer is null || !_customers.ContainsKey(customer))
         {
             return Error(400, "invalid_request_error", "resource_missing", $"No such customer: '{customer}'", "customer");
         }
@@ -172,11 +224,12 @@ public sealed class StripeStandIn : IAsyncDisposable
         }
 
         var session = Session(customer);
+        session["customer_account"] = account;
         _issuedSecrets.Enqueue(session["client_secret"]!.GetValue<string>());
         return Results.Json(session);
     }
 
-    public static JsonObject Session(string customer) => new()
+    public static JsonObject Session(string? customer) => new()
     {
         ["object"] = "customer_session",
         ["client_secret"] = "cuss_secret_" + RandomId(47),

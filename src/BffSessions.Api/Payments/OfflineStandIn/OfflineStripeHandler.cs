@@ -7,7 +7,7 @@ using System.Text.Json.Nodes;
 namespace BffSessions.Api.Payments.OfflineStandIn;
 
 /// <summary>
-/// Development only, when no Stripe:SecretKey is set: answers Stripe.net's two calls in-process, with objects
+/// Development only, when no Stripe:SecretKey is set: answers Stripe.net's calls (customer or v2 account, session) in-process, with objects
 /// shaped like Stripe's own fixtures, so a fresh clone serves the whole flow without a Stripe account.
 /// It validates like Stripe where this service could get it wrong (a customer is required, at least one
 /// component enabled, idempotency keys replay) and answers anything else with Stripe's 404 shape.
@@ -24,21 +24,22 @@ public sealed class OfflineStripeHandler(TimeProvider time) : HttpMessageHandler
 
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var form = request.Content is null
-            ? new Dictionary<string, string>()
-            : ParseForm(await request.Content.ReadAsStringAsync(cancellationToken));
+        var content = request.Content is null ? "" : await request.Content.ReadAsStringAsync(cancellationToken);
+        var isJson = request.Content?.Headers.ContentType?.MediaType == "application/json";
+        var form = isJson ? new Dictionary<string, string>() : ParseForm(content);
         var path = request.RequestUri?.AbsolutePath;
         var key = request.Headers.TryGetValues("Idempotency-Key", out var keys) ? keys.FirstOrDefault() : null;
 
         JsonObject Answer() => (request.Method.Method, path) switch
         {
             ("POST", "/v1/customers") => Customer(form),
+            ("POST", "/v2/core/accounts") => Account(isJson ? JsonNode.Parse(content)?.AsObject() : null),
             ("POST", "/v1/customer_sessions") => CustomerSession(form),
             _ => Error("invalid_request_error", null, $"Unrecognized request URL ({request.Method} {path}).", null),
         };
 
         var body = key is null ? Answer() : _replays.GetOrAdd($"{path}|{key}", _ => new Lazy<JsonObject>(Answer)).Value;
-        var status = body.ContainsKey("error") ? (path is "/v1/customers" or "/v1/customer_sessions" ? HttpStatusCode.BadRequest : HttpStatusCode.NotFound) : HttpStatusCode.OK;
+        var status = body.ContainsKey("error") ? (path is "/v1/customers" or "/v1/customer_sessions" or "/v2/core/accounts" ? HttpStatusCode.BadRequest : HttpStatusCode.NotFound) : HttpStatusCode.OK;
         var response = new HttpResponseMessage(status)
         {
             RequestMessage = request,
@@ -66,15 +67,42 @@ public sealed class OfflineStripeHandler(TimeProvider time) : HttpMessageHandler
         return customer;
     }
 
+    /// <summary>POST /v2/core/accounts with the customer configuration: an Account that can be a session's customer_account.</summary>
+    private JsonObject Account(JsonObject? body)
+    {
+        if (body?["configuration"]?["customer"] is null)
+        {
+            return Error("invalid_request_error", "parameter_missing", "An account needs the customer configuration here.", "configuration.customer");
+        }
+
+        return new JsonObject
+        {
+            ["id"] = "acct_" + RandomId(16),
+            ["object"] = "v2.core.account",
+            ["applied_configurations"] = new JsonArray("customer"),
+            ["contact_email"] = body["contact_email"]?.DeepClone(),
+            ["display_name"] = body["display_name"]?.DeepClone(),
+            ["metadata"] = body["metadata"]?.DeepClone() ?? new JsonObject(),
+            ["created"] = time.GetUtcNow().ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            ["livemode"] = false,
+        };
+    }
+
     private JsonObject CustomerSession(Dictionary<string, string> form)
     {
         var customer = form.GetValueOrDefault("customer");
-        if (string.IsNullOrEmpty(customer))
+        var account = form.GetValueOrDefault("customer_account");
+        if (string.IsNullOrEmpty(customer) == string.IsNullOrEmpty(account))
         {
-            return Error("invalid_request_error", "parameter_missing", "Missing required param: customer.", "customer");
+            return Error("invalid_request_error", "parameter_missing", "Exactly one of customer or customer_account is required.", "customer");
         }
 
-        if (!customer.StartsWith("cus_", StringComparison.Ordinal))
+        if (account is not null && !account.StartsWith("acct_", StringComparison.Ordinal))
+        {
+            return Error("invalid_request_error", "resource_missing", $"No such account: '{account}'", "customer_account");
+        }
+
+        if (customer is not null && !customer.StartsWith("cus_", StringComparison.Ordinal))
         {
             return Error("invalid_request_error", "resource_missing", $"No such customer: '{customer}'", "customer");
         }
@@ -94,6 +122,7 @@ public sealed class OfflineStripeHandler(TimeProvider time) : HttpMessageHandler
         var session = Fixtures["customer_session"]!.DeepClone().AsObject();
         session["client_secret"] = "cuss_secret_" + RandomId(47);
         session["customer"] = customer;
+        session["customer_account"] = account;
         session["created"] = now.ToUnixTimeSeconds();
         session["expires_at"] = now.Add(SessionLifetime).ToUnixTimeSeconds();
         foreach (var (component, value) in session["components"]!.AsObject())

@@ -1,0 +1,162 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using BffSessions.Api.Customers;
+using BffSessions.Api.Payments;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BffSessions.Tests.Accounts;
+
+/// <summary>Customers:Kind=Account: users are Accounts v2 with the customer configuration, and sessions use customer_account.</summary>
+public sealed class AccountModeTests : IAsyncLifetime
+{
+    private const string AccountsPath = "/v2/core/accounts";
+    private const string SessionsPath = "/v1/customer_sessions";
+    private static readonly object MobileRequest = new { components = new { mobilePaymentElement = new { enabled = true } } };
+    private readonly LogCapture _logs = new();
+    private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-accounts-{Guid.NewGuid():N}.db");
+    private StripeStandIn _stripe = null!;
+    private ApiFactory _api = null!;
+
+    public async Task InitializeAsync()
+    {
+        _stripe = await StripeStandIn.StartAsync();
+        _api = Host("Account");
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _api.DisposeAsync();
+        await _stripe.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(_database);
+        Assert.Empty(Secrets.FoundIn(_logs.Lines));
+    }
+
+    [Fact]
+    public async Task A_new_user_becomes_an_Account_v2_with_the_customer_configuration_and_sessions_use_customer_account()
+    {
+        using var client = _api.CreateClientFor("account-user", "ada@example.com", "Ada Lovelace");
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var created = Assert.Single(_stripe.RequestsTo(AccountsPath));
+        Assert.Equal("POST", created.Method);
+        Assert.StartsWith("application/json", created.Headers["Content-Type"], StringComparison.Ordinal);
+        Assert.Equal(Stripe.StripeConfiguration.ApiVersion, created.Headers["Stripe-Version"]);
+        Assert.Equal(StripeGateway.CustomerIdempotencyKey("account-user", kind: CustomerKind.Account), created.Headers["Idempotency-Key"]);
+        var body = created.Json!;
+        Assert.Equal("ada@example.com", body["contact_email"]!.GetValue<string>());
+        Assert.Equal("Ada Lovelace", body["display_name"]!.GetValue<string>());
+        Assert.Equal("account-user", body["metadata"]!["user_id"]!.GetValue<string>());
+        Assert.Equal("{}", body["configuration"]!["customer"]!.ToJsonString());
+        Assert.Equal(["configuration", "contact_email", "display_name", "metadata"], body.Select(p => p.Key).Order(StringComparer.Ordinal));
+
+        var session = Assert.Single(_stripe.RequestsTo(SessionsPath));
+        var accountId = _stripe.Accounts.Single().Id;
+        Assert.Equal(accountId, session.Form["customer_account"]);
+        Assert.False(session.Form.ContainsKey("customer"));
+        Assert.Empty(_stripe.RequestsTo("/v1/customers"));
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(accountId, answer.GetProperty("customerId").GetString());
+        Assert.Equal((accountId, CustomerKind.Account), await StoredAsync("account-user"));
+    }
+
+    [Fact]
+    public async Task Concurrent_first_requests_create_one_account()
+    {
+        var answers = await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+        {
+            using var client = _api.CreateClientFor("racing-account-user");
+            using var response = await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
+            return (response.StatusCode, (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString());
+        }));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        Assert.Single(_stripe.RequestsTo(AccountsPath));
+        Assert.Equal(_stripe.Accounts.Single().Id, Assert.Single(answers.Select(a => a.Item2).Distinct()));
+    }
+
+    [Fact]
+    public async Task A_deleted_account_is_replaced_once_and_the_session_retried()
+    {
+        using var client = _api.CreateClientFor("healing-account-user");
+        using var first = await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
+        var original = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
+        Assert.True(_stripe.DeleteCustomer(original));
+
+        var healed = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
+        {
+            using var response = await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
+        }));
+
+        var replacement = Assert.Single(healed.Distinct());
+        Assert.StartsWith("acct_", replacement, StringComparison.Ordinal);
+        Assert.NotEqual(original, replacement);
+        var creations = _stripe.RequestsTo(AccountsPath);
+        Assert.Equal(2, creations.Count);
+        Assert.EndsWith("-replacing-" + original, creations[1].Headers["Idempotency-Key"], StringComparison.Ordinal);
+        Assert.Equal((replacement, CustomerKind.Account), await StoredAsync("healing-account-user"));
+    }
+
+    [Fact]
+    public async Task Switching_kinds_keeps_existing_users_on_their_customer_and_gives_new_users_accounts()
+    {
+        await using (var before = Host("Customer"))
+        {
+            using var client = before.CreateClientFor("long-time-user");
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest)).StatusCode);
+        }
+
+        var customer = _stripe.Customers.Single().Id;
+        using var existing = _api.CreateClientFor("long-time-user");
+        using var newcomer = _api.CreateClientFor("new-account-user");
+
+        using var kept = await existing.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
+        using var fresh = await newcomer.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
+
+        Assert.Equal(customer, (await kept.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString());
+        var sessions = _stripe.RequestsTo(SessionsPath);
+        Assert.Equal(customer, sessions[^2].Form["customer"]);
+        Assert.StartsWith("acct_", (await fresh.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("acct_", sessions[^1].Form["customer_account"], StringComparison.Ordinal);
+        Assert.Equal((customer, CustomerKind.Customer), await StoredAsync("long-time-user"));
+    }
+
+    [Fact]
+    public async Task In_Development_the_offline_stand_in_answers_the_account_call_too()
+    {
+        await using var api = new ApiFactory(_stripe, _logs, "Development", new Dictionary<string, string?>
+        {
+            ["Stripe:SecretKey"] = "",
+            ["Customers:Kind"] = "Account",
+        });
+        using var client = api.CreateClientFor("offline-account-user", "offline@example.com");
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.StartsWith("acct_", answer.GetProperty("customerId").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("cuss_secret_", answer.GetProperty("clientSecret").GetString(), StringComparison.Ordinal);
+        Assert.Empty(_stripe.Requests);
+    }
+
+    private ApiFactory Host(string kind) => new(_stripe, _logs, settings: new Dictionary<string, string?>
+    {
+        ["Customers:Kind"] = kind,
+        ["ConnectionStrings:Customers"] = $"Data Source={_database}",
+    });
+
+    private async Task<(string, CustomerKind)> StoredAsync(string userId)
+    {
+        await using var db = await _api.Services.GetRequiredService<IDbContextFactory<CustomersDbContext>>().CreateDbContextAsync();
+        var link = await db.CustomerLinks.SingleAsync(l => l.UserId == userId);
+        return (link.CustomerId, link.Kind);
+    }
+}
