@@ -12,11 +12,11 @@ public sealed class RateLimitingOptions
     public const string SectionName = "RateLimiting";
 
     /// <summary>Sessions one user may ask for in a burst (a token bucket's size).</summary>
-    [Range(1, 100_000)]
+    [Range(1, 100_000_000)]
     public int PerUserBurst { get; set; } = 10;
 
     /// <summary>Sessions one user may ask for per minute, sustained (the bucket's refill): a person reloading pages stays well under it.</summary>
-    [Range(1, 100_000)]
+    [Range(1, 100_000_000)]
     public int PerUserPerMinute { get; set; } = 30;
 
     /// <summary>Stripe calls in flight at once, per instance; beyond it requests get 503 + Retry-After instead of queueing.</summary>
