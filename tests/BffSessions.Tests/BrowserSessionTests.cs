@@ -337,22 +337,15 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
 }
 
 /// <summary>Outside Development there is no local sign-in and, unless Demo:Enabled, no demo page.</summary>
-public sealed class ProductionSignInTests : IAsyncLifetime
+public sealed class ProductionSignInTests : StandInTest
 {
-    private readonly LogCapture _logs = new();
-    private StripeStandIn _stripe = null!;
-
-    public async Task InitializeAsync() => _stripe = await StripeStandIn.StartAsync();
-
-    public async Task DisposeAsync() => await _stripe.DisposeAsync();
-
     [Theory]
     [InlineData("Production")]
     [InlineData("Staging")]
     [InlineData("Test")]
     public async Task The_local_sign_in_does_not_exist_outside_Development(string environment)
     {
-        await using var api = new ApiFactory(_stripe, _logs, environment);
+        await using var api = new ApiFactory(Stripe, Logs, environment);
         using var client = api.CreateApiClient();
 
         using var form = await client.GetAsync("/bff/login");
@@ -366,8 +359,8 @@ public sealed class ProductionSignInTests : IAsyncLifetime
     [Fact]
     public async Task The_demo_page_is_off_outside_Development_unless_enabled()
     {
-        await using var off = new ApiFactory(_stripe, _logs, "Production");
-        await using var on = new ApiFactory(_stripe, _logs, "Production", new Dictionary<string, string?> { ["Demo:Enabled"] = "true" });
+        await using var off = new ApiFactory(Stripe, Logs, "Production");
+        await using var on = new ApiFactory(Stripe, Logs, "Production", new Dictionary<string, string?> { ["Demo:Enabled"] = "true" });
 
         using var offPage = await off.CreateApiClient().GetAsync("/");
         using var offConfig = await off.CreateApiClient().GetAsync("/api/config");

@@ -1,25 +1,14 @@
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Tests;
 
 /// <summary>Hosts of their own: settings that stop start-up, the offline stand-in, an unreachable Stripe.</summary>
-public sealed class StartupTests : IAsyncLifetime
+public sealed class StartupTests : StandInTest
 {
     private static readonly object Request = new { components = new { pricingTable = new { enabled = true } } };
-    private readonly LogCapture _logs = new();
-    private StripeStandIn _stripe = null!;
-
-    public async Task InitializeAsync() => _stripe = await StripeStandIn.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        await _stripe.DisposeAsync();
-        Assert.Empty(Secrets.FoundIn(_logs.Lines));
-    }
 
     [Theory]
     [InlineData("pk_test_0123456789abcdef", "publishable key")]
@@ -27,7 +16,7 @@ public sealed class StartupTests : IAsyncLifetime
     [InlineData("0123456789", "must start with sk_ or rk_")]
     public async Task A_key_that_is_not_a_secret_key_stops_start_up_naming_the_setting(string key, string reason)
     {
-        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["Stripe:SecretKey"] = key });
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Stripe:SecretKey"] = key });
 
         var error = Assert.Throws<OptionsValidationException>(() => api.Server);
 
@@ -41,7 +30,7 @@ public sealed class StartupTests : IAsyncLifetime
     [InlineData("Staging")]
     public async Task Without_a_key_outside_Development_the_service_refuses_to_start(string environment)
     {
-        await using var api = new ApiFactory(_stripe, _logs, environment, new Dictionary<string, string?> { ["Stripe:SecretKey"] = "" });
+        await using var api = new ApiFactory(Stripe, Logs, environment, new Dictionary<string, string?> { ["Stripe:SecretKey"] = "" });
 
         var error = Assert.Throws<OptionsValidationException>(() => api.Server);
 
@@ -51,7 +40,7 @@ public sealed class StartupTests : IAsyncLifetime
     [Fact]
     public async Task An_unknown_database_provider_stops_start_up_naming_the_setting()
     {
-        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["Database:Provider"] = "Oracle" });
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Database:Provider"] = "Oracle" });
 
         var error = Assert.Throws<InvalidOperationException>(() => api.Server);
 
@@ -61,7 +50,7 @@ public sealed class StartupTests : IAsyncLifetime
     [Fact]
     public async Task A_restricted_key_is_accepted()
     {
-        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["Stripe:SecretKey"] = "rk_test_0123456789" });
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Stripe:SecretKey"] = "rk_test_0123456789" });
 
         _ = api.Server;
     }
@@ -69,7 +58,7 @@ public sealed class StartupTests : IAsyncLifetime
     [Fact]
     public async Task In_Development_without_a_key_the_offline_stand_in_serves_the_whole_flow()
     {
-        await using var api = new ApiFactory(_stripe, _logs, "Development", new Dictionary<string, string?> { ["Stripe:SecretKey"] = "" });
+        await using var api = new ApiFactory(Stripe, Logs, "Development", new Dictionary<string, string?> { ["Stripe:SecretKey"] = "" });
         using var client = api.CreateClientFor("offline-user", "offline@example.com");
 
         using var first = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
@@ -82,15 +71,15 @@ public sealed class StartupTests : IAsyncLifetime
         Assert.NotEqual(a.ClientSecret, b!.ClientSecret);
         Assert.StartsWith("cus_", a.CustomerId, StringComparison.Ordinal);
         Assert.Equal(a.CustomerId, b.CustomerId);
-        Assert.Empty(_stripe.Requests); // nothing left the process
-        Assert.Contains(_logs.Events, e => e.Level == Serilog.Events.LogEventLevel.Warning && e.RenderMessage().Contains("offline Stripe stand-in", StringComparison.Ordinal));
+        Assert.Empty(Stripe.Requests); // nothing left the process
+        Assert.Contains(Logs.Events, e => e.Level == Serilog.Events.LogEventLevel.Warning && e.RenderMessage().Contains("offline Stripe stand-in", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task An_unreachable_Stripe_is_a_502()
     {
-        var closedPort = ClosedLoopbackPort();
-        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?>
+        var closedPort = FreePort(); // nothing listens there
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
         {
             ["Stripe:ApiBase"] = $"http://127.0.0.1:{closedPort}",
             ["Stripe:MaxNetworkRetries"] = "0",
@@ -101,15 +90,9 @@ public sealed class StartupTests : IAsyncLifetime
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
         Assert.Equal(BffSessions.Api.Hosting.ProblemTypes.StripeUnreachable, problem.GetProperty("type").GetString());
-        Assert.Contains(_logs.Lines, l => l.Contains("Stripe could not be reached", StringComparison.Ordinal));
+        Assert.Contains(Logs.Lines, l => l.Contains("Stripe could not be reached", StringComparison.Ordinal));
     }
 
-    private static int ClosedLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private sealed record SessionBody(string ClientSecret, DateTime ExpiresAt, string? CustomerId);
 }

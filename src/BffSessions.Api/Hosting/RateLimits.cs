@@ -69,16 +69,7 @@ public static class RateLimits
         http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
         http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(RateLimits))
             .LogWarning("Rate limit reached on {Path}; retry after {RetryAfter} s", http.Request.Path, retryAfter);
-        await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status429TooManyRequests,
-                Type = ProblemTypes.RateLimited,
-                Title = "Too many requests",
-                Detail = "Too many customer sessions were asked for in a short time. Retry after the time in the Retry-After header.",
-            },
-        });
+        await Problems.WriteAsync(http, StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too many requests",
+            "Too many customer sessions were asked for in a short time. Retry after the time in the Retry-After header.");
     }
 }

@@ -54,18 +54,8 @@ public static class RequestLimits
 
             if (http.Request.ContentLength > maxBody)
             {
-                http.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-                await http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-                {
-                    HttpContext = http,
-                    ProblemDetails =
-                    {
-                        Status = StatusCodes.Status413PayloadTooLarge,
-                        Type = ProblemTypes.BodyTooLarge,
-                        Title = "Request body too large",
-                        Detail = $"The request body may be at most {maxBody} bytes.",
-                    },
-                });
+                await Problems.WriteAsync(http, StatusCodes.Status413PayloadTooLarge, ProblemTypes.BodyTooLarge,
+                    "Request body too large", $"The request body may be at most {maxBody} bytes.");
                 return;
             }
 

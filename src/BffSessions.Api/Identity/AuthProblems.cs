@@ -5,22 +5,14 @@ internal static class AuthProblems
 {
     public static Task WriteAsync(HttpContext http, int status, string detail, string? wwwAuthenticate = "Bearer", string? type = null)
     {
-        http.Response.StatusCode = status;
         if (wwwAuthenticate is not null)
         {
             http.Response.Headers.WWWAuthenticate = wwwAuthenticate;
         }
 
-        return http.RequestServices.GetRequiredService<IProblemDetailsService>().WriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = http,
-            ProblemDetails =
-            {
-                Status = status,
-                Type = type ?? (status == StatusCodes.Status401Unauthorized ? Hosting.ProblemTypes.Unauthorized : Hosting.ProblemTypes.Forbidden),
-                Title = status == StatusCodes.Status401Unauthorized ? "Unauthorized" : "Forbidden",
-                Detail = detail,
-            },
-        }).AsTask();
+        var unauthorized = status == StatusCodes.Status401Unauthorized;
+        return Hosting.Problems.WriteAsync(http, status,
+            type ?? (unauthorized ? Hosting.ProblemTypes.Unauthorized : Hosting.ProblemTypes.Forbidden),
+            unauthorized ? "Unauthorized" : "Forbidden", detail);
     }
 }

@@ -10,29 +10,26 @@ using Microsoft.Extensions.DependencyInjection;
 namespace BffSessions.Tests.Accounts;
 
 /// <summary>Customers:Kind=Account: users are Accounts v2 with the customer configuration, and sessions use customer_account.</summary>
-public sealed class AccountModeTests : IAsyncLifetime
+public sealed class AccountModeTests : StandInTest
 {
     private const string AccountsPath = "/v2/core/accounts";
     private const string SessionsPath = "/v1/customer_sessions";
     private static readonly object MobileRequest = new { components = new { mobilePaymentElement = new { enabled = true } } };
-    private readonly LogCapture _logs = new();
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-accounts-{Guid.NewGuid():N}.db");
-    private StripeStandIn _stripe = null!;
     private ApiFactory _api = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
-        _stripe = await StripeStandIn.StartAsync();
+        await base.InitializeAsync();
         _api = Host("Account");
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
         await _api.DisposeAsync();
-        await _stripe.DisposeAsync();
+        await base.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         File.Delete(_database);
-        Assert.Empty(Secrets.FoundIn(_logs.Lines));
     }
 
     [Fact]
@@ -43,10 +40,10 @@ public sealed class AccountModeTests : IAsyncLifetime
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var created = Assert.Single(_stripe.RequestsTo(AccountsPath));
+        var created = Assert.Single(Stripe.RequestsTo(AccountsPath));
         Assert.Equal("POST", created.Method);
         Assert.StartsWith("application/json", created.Headers["Content-Type"], StringComparison.Ordinal);
-        Assert.Equal(Stripe.StripeConfiguration.ApiVersion, created.Headers["Stripe-Version"]);
+        Assert.Equal(global::Stripe.StripeConfiguration.ApiVersion, created.Headers["Stripe-Version"]);
         Assert.Equal(StripeGateway.CustomerIdempotencyKey("account-user", kind: CustomerKind.Account), created.Headers["Idempotency-Key"]);
         var body = created.Json!;
         Assert.Equal("ada@example.com", body["contact_email"]!.GetValue<string>());
@@ -55,11 +52,11 @@ public sealed class AccountModeTests : IAsyncLifetime
         Assert.Equal("{}", body["configuration"]!["customer"]!.ToJsonString());
         Assert.Equal(["configuration", "contact_email", "display_name", "metadata"], body.Select(p => p.Key).Order(StringComparer.Ordinal));
 
-        var session = Assert.Single(_stripe.RequestsTo(SessionsPath));
-        var accountId = _stripe.Accounts.Single().Id;
+        var session = Assert.Single(Stripe.RequestsTo(SessionsPath));
+        var accountId = Stripe.Accounts.Single().Id;
         Assert.Equal(accountId, session.Form["customer_account"]);
         Assert.False(session.Form.ContainsKey("customer"));
-        Assert.Empty(_stripe.RequestsTo("/v1/customers"));
+        Assert.Empty(Stripe.RequestsTo("/v1/customers"));
         var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(accountId, answer.GetProperty("customerId").GetString());
         Assert.Equal((accountId, CustomerKind.Account), await StoredAsync("account-user"));
@@ -76,8 +73,8 @@ public sealed class AccountModeTests : IAsyncLifetime
         }));
 
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
-        Assert.Single(_stripe.RequestsTo(AccountsPath));
-        Assert.Equal(_stripe.Accounts.Single().Id, Assert.Single(answers.Select(a => a.Item2).Distinct()));
+        Assert.Single(Stripe.RequestsTo(AccountsPath));
+        Assert.Equal(Stripe.Accounts.Single().Id, Assert.Single(answers.Select(a => a.Item2).Distinct()));
     }
 
     [Fact]
@@ -86,7 +83,7 @@ public sealed class AccountModeTests : IAsyncLifetime
         using var client = _api.CreateClientFor("healing-account-user");
         using var first = await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
         var original = (await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
-        Assert.True(_stripe.DeleteCustomer(original));
+        Assert.True(Stripe.DeleteCustomer(original));
 
         var healed = await Task.WhenAll(Enumerable.Range(0, 6).Select(async _ =>
         {
@@ -98,7 +95,7 @@ public sealed class AccountModeTests : IAsyncLifetime
         var replacement = Assert.Single(healed.Distinct());
         Assert.StartsWith("acct_", replacement, StringComparison.Ordinal);
         Assert.NotEqual(original, replacement);
-        var creations = _stripe.RequestsTo(AccountsPath);
+        var creations = Stripe.RequestsTo(AccountsPath);
         Assert.Equal(2, creations.Count);
         Assert.EndsWith("-replacing-" + original, creations[1].Headers["Idempotency-Key"], StringComparison.Ordinal);
         Assert.Equal((replacement, CustomerKind.Account), await StoredAsync("healing-account-user"));
@@ -113,7 +110,7 @@ public sealed class AccountModeTests : IAsyncLifetime
             Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/customer-sessions", MobileRequest)).StatusCode);
         }
 
-        var customer = _stripe.Customers.Single().Id;
+        var customer = Stripe.Customers.Single().Id;
         using var existing = _api.CreateClientFor("long-time-user");
         using var newcomer = _api.CreateClientFor("new-account-user");
 
@@ -121,7 +118,7 @@ public sealed class AccountModeTests : IAsyncLifetime
         using var fresh = await newcomer.PostAsJsonAsync("/api/customer-sessions", MobileRequest);
 
         Assert.Equal(customer, (await kept.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString());
-        var sessions = _stripe.RequestsTo(SessionsPath);
+        var sessions = Stripe.RequestsTo(SessionsPath);
         Assert.Equal(customer, sessions[^2].Form["customer"]);
         Assert.StartsWith("acct_", (await fresh.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString(), StringComparison.Ordinal);
         Assert.StartsWith("acct_", sessions[^1].Form["customer_account"], StringComparison.Ordinal);
@@ -131,7 +128,7 @@ public sealed class AccountModeTests : IAsyncLifetime
     [Fact]
     public async Task In_Development_the_offline_stand_in_answers_the_account_call_too()
     {
-        await using var api = new ApiFactory(_stripe, _logs, "Development", new Dictionary<string, string?>
+        await using var api = new ApiFactory(Stripe, Logs, "Development", new Dictionary<string, string?>
         {
             ["Stripe:SecretKey"] = "",
             ["Customers:Kind"] = "Account",
@@ -144,10 +141,10 @@ public sealed class AccountModeTests : IAsyncLifetime
         var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.StartsWith("acct_", answer.GetProperty("customerId").GetString(), StringComparison.Ordinal);
         Assert.StartsWith("cuss_secret_", answer.GetProperty("clientSecret").GetString(), StringComparison.Ordinal);
-        Assert.Empty(_stripe.Requests);
+        Assert.Empty(Stripe.Requests);
     }
 
-    private ApiFactory Host(string kind) => new(_stripe, _logs, settings: new Dictionary<string, string?>
+    private ApiFactory Host(string kind) => new(Stripe, Logs, settings: new Dictionary<string, string?>
     {
         ["Customers:Kind"] = kind,
         ["ConnectionStrings:Customers"] = $"Data Source={_database}",

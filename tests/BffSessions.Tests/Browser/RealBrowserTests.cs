@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Playwright;
@@ -40,10 +38,10 @@ public sealed class BrowserFixture : IAsyncLifetime
             return;
         }
 
-        var appPort = FreePort();
+        var appPort = StandInTest.FreePort();
         Application = new Uri($"http://localhost:{appPort}");
         Stripe = await StripeStandIn.StartAsync();
-        Provider = await OidcProviderProcess.StartAsync(FreePort(), Application);
+        Provider = await OidcProviderProcess.StartAsync(StandInTest.FreePort(), Application);
         Api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>
         {
             ["Authentication:Schemes:OpenIdConnect:Authority"] = Provider.Issuer.ToString(),
@@ -107,12 +105,6 @@ public sealed class BrowserFixture : IAsyncLifetime
         Assert.Empty(Secrets.FoundIn(Logs.Lines));
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>

@@ -8,24 +8,14 @@ using Microsoft.AspNetCore.Http;
 namespace BffSessions.Tests.Hardening;
 
 /// <summary>Rate limits, the Stripe in-flight bound, request limits and security headers, each on a host of its own.</summary>
-public sealed class LimitsAndHeadersTests : IAsyncLifetime
+public sealed class LimitsAndHeadersTests : StandInTest
 {
     private static readonly object Request = new { components = new { pricingTable = new { enabled = true } } };
-    private readonly LogCapture _logs = new();
-    private StripeStandIn _stripe = null!;
-
-    public async Task InitializeAsync() => _stripe = await StripeStandIn.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        await _stripe.DisposeAsync();
-        Assert.Empty(Secrets.FoundIn(_logs.Lines));
-    }
 
     [Fact]
     public async Task A_users_burst_beyond_the_bucket_gets_429_with_Retry_After_and_other_users_are_not_affected()
     {
-        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?>
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
         {
             ["RateLimiting:PerUserBurst"] = "3",
             ["RateLimiting:PerUserPerMinute"] = "6",
@@ -49,15 +39,15 @@ public sealed class LimitsAndHeadersTests : IAsyncLifetime
         var problem = await HttpAssert.ProblemAsync(limited!, HttpStatusCode.TooManyRequests);
         Assert.Equal(ProblemTypes.RateLimited, problem.GetProperty("type").GetString());
         Assert.InRange(limited!.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 10);
-        Assert.Equal(3, _stripe.RequestsTo("/v1/customer_sessions").Count); // the refused ones never reached Stripe
+        Assert.Equal(3, Stripe.RequestsTo("/v1/customer_sessions").Count); // the refused ones never reached Stripe
         Assert.Equal(HttpStatusCode.OK, (await person.PostAsJsonAsync("/api/customer-sessions", Request)).StatusCode);
-        Assert.Contains(_logs.Lines, l => l.Contains("Rate limit reached", StringComparison.Ordinal));
+        Assert.Contains(Logs.Lines, l => l.Contains("Rate limit reached", StringComparison.Ordinal));
     }
 
     [Fact]
     public async Task Past_the_bound_on_Stripe_calls_in_flight_requests_get_503_with_Retry_After_instead_of_queueing()
     {
-        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?> { ["RateLimiting:StripeConcurrency"] = "2" });
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["RateLimiting:StripeConcurrency"] = "2" });
         var users = Enumerable.Range(0, 6).Select(i => $"busy-user-{i}").ToList();
         foreach (var user in users)
         {
@@ -66,7 +56,7 @@ public sealed class LimitsAndHeadersTests : IAsyncLifetime
         }
 
         var release = new TaskCompletionSource();
-        _stripe.Override("/v1/customer_sessions", async (request, _) =>
+        Stripe.Override("/v1/customer_sessions", async (request, _) =>
         {
             await release.Task;
             return Results.Json(StripeStandIn.Session(request.Form["customer"]));
@@ -99,7 +89,7 @@ public sealed class LimitsAndHeadersTests : IAsyncLifetime
     [Fact]
     public async Task A_body_over_16_KiB_gets_413_before_anything_reads_it()
     {
-        await using var api = new ApiFactory(_stripe, _logs);
+        await using var api = new ApiFactory(Stripe, Logs);
         using var client = api.CreateClientFor("big-body-user");
         var padding = new string(' ', 16 * 1024);
 
@@ -108,13 +98,13 @@ public sealed class LimitsAndHeadersTests : IAsyncLifetime
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Equal(ProblemTypes.BodyTooLarge, problem.GetProperty("type").GetString());
-        Assert.Empty(_stripe.Requests);
+        Assert.Empty(Stripe.Requests);
     }
 
     [Fact]
     public async Task Every_response_says_nosniff_success_error_and_health_alike()
     {
-        await using var api = new ApiFactory(_stripe, _logs);
+        await using var api = new ApiFactory(Stripe, Logs);
         using var client = api.CreateClientFor("header-user");
 
         using var ok = await client.PostAsJsonAsync("/api/customer-sessions", Request);
@@ -130,7 +120,7 @@ public sealed class LimitsAndHeadersTests : IAsyncLifetime
     [Fact]
     public async Task Outside_Development_HTTPS_is_enforced_with_HSTS_and_a_redirect()
     {
-        await using var api = new ApiFactory(_stripe, _logs, "Production", new Dictionary<string, string?> { ["https_port"] = "443" });
+        await using var api = new ApiFactory(Stripe, Logs, "Production", new Dictionary<string, string?> { ["https_port"] = "443" });
         // HSTS is never sent for localhost (a browser would pin it for every local app), so a real host name.
         var https = api.CreateDefaultClient(new Uri("https://bff.example"), new LeakGuardHandler());
         var http = api.CreateDefaultClient(new Uri("http://bff.example"));
@@ -146,7 +136,7 @@ public sealed class LimitsAndHeadersTests : IAsyncLifetime
     [Fact]
     public async Task Kestrel_sends_no_Server_header()
     {
-        await using var api = new ApiFactory(_stripe, _logs);
+        await using var api = new ApiFactory(Stripe, Logs);
         var port = FreePort();
         api.UseKestrel(port);
         api.StartServer();
@@ -158,10 +148,4 @@ public sealed class LimitsAndHeadersTests : IAsyncLifetime
         Assert.False(response.Headers.Contains("Server"));
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -8,26 +8,16 @@ using BffSessions.Tests.ScaleOut;
 namespace BffSessions.Tests.Hardening;
 
 /// <summary>Load with an unreliable Stripe: nothing lost, nothing duplicated, nothing leaked.</summary>
-public sealed class LoadTests : IAsyncLifetime
+public sealed class LoadTests : StandInTest
 {
     private const int Users = 500;
     private const int Requests = 5_000;
     private const int Concurrency = 64;
-    private readonly LogCapture _logs = new();
-    private StripeStandIn _stripe = null!;
-
-    public async Task InitializeAsync() => _stripe = await StripeStandIn.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        await _stripe.DisposeAsync();
-        Assert.Empty(Secrets.FoundIn(_logs.Lines));
-    }
 
     [Fact]
     public async Task Five_thousand_requests_from_500_users_with_10_percent_Stripe_500s_lose_nothing_and_duplicate_nothing()
     {
-        await using var api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?>
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
         {
             // Quieter logs: 5,000 request lines are not what this test reads.
             ["Serilog:MinimumLevel:Default"] = "Warning",
@@ -35,9 +25,9 @@ public sealed class LoadTests : IAsyncLifetime
         // One Stripe call in ten fails with a 500, on both paths; Stripe.net retries (twice, with backoff).
         foreach (var path in new[] { "/v1/customers", "/v1/customer_sessions" })
         {
-            _stripe.Override(path, (request, _) => Random.Shared.NextDouble() < 0.1
+            Stripe.Override(path, (request, _) => Random.Shared.NextDouble() < 0.1
                 ? StripeStandIn.Error(500, "api_error", message: "injected")
-                : _stripe.Default(request));
+                : Stripe.Default(request));
         }
 
         var userIds = Enumerable.Range(0, Users).Select(i => $"load-user-{i:D3}").ToArray();
@@ -67,7 +57,7 @@ public sealed class LoadTests : IAsyncLifetime
         Assert.True(failures.Count < Requests / 100, $"{failures.Count} requests failed");
 
         // No duplicate customers, and every user's map entry is the one customer Stripe holds for them.
-        var created = _stripe.Customers.GroupBy(c => c.UserId).ToDictionary(g => g.Key!, g => g.Select(c => c.Id).ToList());
+        var created = Stripe.Customers.GroupBy(c => c.UserId).ToDictionary(g => g.Key!, g => g.Select(c => c.Id).ToList());
         Assert.All(created, c => Assert.Single(c.Value));
         foreach (var user in userIds.Where(u => answers.Any(a => a.User == u && a.Status == HttpStatusCode.OK)))
         {
@@ -77,7 +67,7 @@ public sealed class LoadTests : IAsyncLifetime
         }
 
         // No connections leaked or hoarded: never more open to Stripe than requests in flight.
-        Assert.InRange(_stripe.OpenConnections, 0, Concurrency);
-        Assert.InRange(_stripe.TotalConnections, 1, Concurrency * 2);
+        Assert.InRange(Stripe.OpenConnections, 0, Concurrency);
+        Assert.InRange(Stripe.TotalConnections, 1, Concurrency * 2);
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace BffSessions.Tests.Infrastructure;
 
@@ -48,7 +46,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartAsync()
     {
         var directory = Directory.CreateTempSubdirectory("bffsessions-pg-").FullName;
-        var server = new PostgresServer(BinDirectory!, directory, FreePort());
+        var server = new PostgresServer(BinDirectory!, directory, StandInTest.FreePort());
         if (Environment.UserName == "root")
         {
             await RunAsync("chown", "-R", "postgres:postgres", directory);
@@ -123,10 +121,4 @@ public sealed class PostgresServer : IAsyncDisposable
             : null;
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Text.Json;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -12,21 +11,18 @@ namespace BffSessions.Tests.ScaleOut;
 /// The service as a container runs it: its own process in Production, configured only by environment variables
 /// and a mounted secrets directory, logging JSON lines to stdout, and stopped with SIGTERM.
 /// </summary>
-public sealed class ContainerBehaviourTests : IAsyncLifetime
+public sealed class ContainerBehaviourTests : StandInTest
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("bffsessions-container-").FullName;
-    private StripeStandIn _stripe = null!;
 
-    public async Task InitializeAsync() => _stripe = await StripeStandIn.StartAsync();
-
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await _stripe.DisposeAsync();
+        await base.DisposeAsync();
         Directory.Delete(_directory, recursive: true);
     }
 
     [Fact]
-    public async Task In_Production_it_reads_env_and_mounted_secrets_logs_JSON_lines_and_finishes_in_flight_requests_on_SIGTERM()
+    public async Task In_Production_it_reads_env_and_mounted_secretsLogs_JSON_lines_and_finishes_in_flight_requests_on_SIGTERM()
     {
         var secrets = Directory.CreateDirectory(Path.Combine(_directory, "secrets")).FullName;
         await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
@@ -47,7 +43,7 @@ public sealed class ContainerBehaviourTests : IAsyncLifetime
         start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
         start.Environment["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets;
         start.Environment["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(_directory, "customers.db")}";
-        start.Environment["Stripe__ApiBase"] = _stripe.BaseAddress.ToString();
+        start.Environment["Stripe__ApiBase"] = Stripe.BaseAddress.ToString();
         start.Environment["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer;
         start.Environment["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience;
         start.Environment["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer;
@@ -64,17 +60,17 @@ public sealed class ContainerBehaviourTests : IAsyncLifetime
         {
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
             await WaitUntilReadyAsync(http, process, stdout, stderr);
-            _stripe.Override("/v1/customer_sessions", async (request, _) =>
+            Stripe.Override("/v1/customer_sessions", async (request, _) =>
             {
                 await Task.Delay(TimeSpan.FromSeconds(1.5));
                 return Results.Json(StripeStandIn.Session(request.Form["customer"]));
             });
             http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("container-user"));
             // Warm the customer first, so the in-flight request below waits only on the (slow) session call.
-            _stripe.Override("/v1/customers", (request, _) => Results.Json(new { id = "cus_container", @object = "customer" }));
+            Stripe.Override("/v1/customers", (request, _) => Results.Json(new { id = "cus_container", @object = "customer" }));
 
             var inFlight = http.PostAsJsonAsync("/api/customer-sessions", new { components = new { pricingTable = new { enabled = true } } });
-            await WaitForAsync(() => _stripe.RequestsTo("/v1/customer_sessions").Count == 1, TimeSpan.FromSeconds(10));
+            await WaitForAsync(() => Stripe.RequestsTo("/v1/customer_sessions").Count == 1, TimeSpan.FromSeconds(10));
             using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
             {
                 await kill.WaitForExitAsync();
@@ -96,7 +92,7 @@ public sealed class ContainerBehaviourTests : IAsyncLifetime
         }
 
         // The key came from the mounted file, not the environment.
-        Assert.Equal("Bearer " + ApiFactory.StripeKey, _stripe.RequestsTo("/v1/customer_sessions")[0].Headers["Authorization"]);
+        Assert.Equal("Bearer " + ApiFactory.StripeKey, Stripe.RequestsTo("/v1/customer_sessions")[0].Headers["Authorization"]);
         List<string> lines;
         lock (stdout)
         {
@@ -112,8 +108,7 @@ public sealed class ContainerBehaviourTests : IAsyncLifetime
     [Fact]
     public async Task With_migrations_left_to_a_separate_step_the_service_starts_but_is_not_ready()
     {
-        var logs = new LogCapture();
-        await using var api = new ApiFactory(_stripe, logs, settings: new Dictionary<string, string?> { ["Database:MigrateOnStartup"] = "false" });
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Database:MigrateOnStartup"] = "false" });
         using var client = api.CreateApiClient();
 
         using var live = await client.GetAsync("/health/live");
@@ -162,10 +157,4 @@ public sealed class ContainerBehaviourTests : IAsyncLifetime
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
