@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using BffSessions.Tests.Infrastructure;
-using BffSessions.Tests.ScaleOut;
 
 namespace BffSessions.Tests;
 
@@ -39,7 +38,7 @@ public sealed class HealthAndHealingTests(ServiceFixture fixture) : ServiceTest(
         var replacement = Assert.Single(healed.Distinct());
         Assert.NotEqual(original, replacement);
         Assert.Equal(2, Stripe.RequestsTo("/v1/customers").Count);
-        Assert.Equal(replacement, await TwoInstancesTests.StoredCustomerAsync(Api, userId));
+        Assert.Equal(replacement, (await Api.StoredLinkAsync(userId))?.CustomerId);
         Assert.Contains(Fixture.Logs.Lines, l => l.Contains($"Customer \"{original}\" of user \"{userId}\" is gone from Stripe", StringComparison.Ordinal));
     }
 

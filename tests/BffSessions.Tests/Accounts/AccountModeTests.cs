@@ -59,7 +59,7 @@ public sealed class AccountModeTests : StandInTest
         Assert.Empty(Stripe.RequestsTo("/v1/customers"));
         var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal(accountId, answer.GetProperty("customerId").GetString());
-        Assert.Equal((accountId, CustomerKind.Account), await StoredAsync("account-user"));
+        Assert.Equal((accountId, CustomerKind.Account), await _api.StoredLinkAsync("account-user"));
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public sealed class AccountModeTests : StandInTest
         var creations = Stripe.RequestsTo(AccountsPath);
         Assert.Equal(2, creations.Count);
         Assert.EndsWith("-replacing-" + original, creations[1].Headers["Idempotency-Key"], StringComparison.Ordinal);
-        Assert.Equal((replacement, CustomerKind.Account), await StoredAsync("healing-account-user"));
+        Assert.Equal((replacement, CustomerKind.Account), await _api.StoredLinkAsync("healing-account-user"));
     }
 
     [Fact]
@@ -122,7 +122,7 @@ public sealed class AccountModeTests : StandInTest
         Assert.Equal(customer, sessions[^2].Form["customer"]);
         Assert.StartsWith("acct_", (await fresh.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString(), StringComparison.Ordinal);
         Assert.StartsWith("acct_", sessions[^1].Form["customer_account"], StringComparison.Ordinal);
-        Assert.Equal((customer, CustomerKind.Customer), await StoredAsync("long-time-user"));
+        Assert.Equal((customer, CustomerKind.Customer), await _api.StoredLinkAsync("long-time-user"));
     }
 
     [Fact]
@@ -150,10 +150,4 @@ public sealed class AccountModeTests : StandInTest
         ["ConnectionStrings:Customers"] = $"Data Source={_database}",
     });
 
-    private async Task<(string, CustomerKind)> StoredAsync(string userId)
-    {
-        await using var db = await _api.Services.GetRequiredService<IDbContextFactory<CustomersDbContext>>().CreateDbContextAsync();
-        var link = await db.CustomerLinks.SingleAsync(l => l.UserId == userId);
-        return (link.CustomerId, link.Kind);
-    }
 }

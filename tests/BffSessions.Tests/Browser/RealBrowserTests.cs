@@ -114,10 +114,8 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
     [SkippableFact]
     public async Task A_user_signs_in_at_the_provider_and_the_page_hands_their_client_secret_to_Stripe_js()
     {
-        BrowserPrerequisites.Require();
-        await fixture.EnsureStartedAsync();
-        await using var browser = await fixture.NewBrowserAsync();
-        var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
+        await using var browser = await OpenBrowserAsync();
+        var page = browser.Pages[0];
         var userId = "browser-" + Guid.NewGuid().ToString("N")[..8];
 
         await SignInAtTheProviderAsync(page, userId);
@@ -168,10 +166,8 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
     [SkippableFact]
     public async Task A_page_on_another_origin_cannot_obtain_a_session_for_the_signed_in_user()
     {
-        BrowserPrerequisites.Require();
-        await fixture.EnsureStartedAsync();
-        await using var browser = await fixture.NewBrowserAsync();
-        var page = browser.Pages.Count > 0 ? browser.Pages[0] : await browser.NewPageAsync();
+        await using var browser = await OpenBrowserAsync();
+        var page = browser.Pages[0];
         await SignInAtTheProviderAsync(page, "cross-origin-" + Guid.NewGuid().ToString("N")[..8]);
         var sessionsBefore = fixture.Stripe.RequestsTo("/v1/customer_sessions").Count;
 
@@ -204,6 +200,20 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
         Assert.Equal("blocked", withCredentials);
         Assert.Contains(simpleRequest, new[] { "blocked", "sent, answer unreadable" });
         Assert.Equal(sessionsBefore, fixture.Stripe.RequestsTo("/v1/customer_sessions").Count);
+    }
+
+    /// <summary>Skips (or, under CI, fails) without Chromium, Node or the provider; otherwise a fresh browser with one page.</summary>
+    private async Task<IBrowserContext> OpenBrowserAsync()
+    {
+        BrowserPrerequisites.Require();
+        await fixture.EnsureStartedAsync();
+        var browser = await fixture.NewBrowserAsync();
+        if (browser.Pages.Count == 0)
+        {
+            await browser.NewPageAsync();
+        }
+
+        return browser;
     }
 
     private async Task SignInAtTheProviderAsync(IPage page, string login)

@@ -1,8 +1,10 @@
 using System.Security.Claims;
 using System.Text;
+using BffSessions.Api.Customers;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -130,6 +132,14 @@ public class ApiFactory : WebApplicationFactory<Program>
             Expires = expires ?? now.AddHours(1),
             SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(key ?? SigningKey), SecurityAlgorithms.HmacSha256),
         });
+    }
+
+    /// <summary>The user's row in this host's customer map, as the service stored it (or null).</summary>
+    public async Task<(string CustomerId, CustomerKind Kind)?> StoredLinkAsync(string userId)
+    {
+        await using var db = await Services.GetRequiredService<IDbContextFactory<CustomersDbContext>>().CreateDbContextAsync();
+        var link = await db.CustomerLinks.AsNoTracking().SingleOrDefaultAsync(l => l.UserId == userId);
+        return link is null ? null : (link.CustomerId, link.Kind);
     }
 
     public override async ValueTask DisposeAsync()

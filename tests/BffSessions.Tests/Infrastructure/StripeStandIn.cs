@@ -144,11 +144,14 @@ public sealed class StripeStandIn : IAsyncDisposable
         };
     }
 
-    /// <summary>Like Stripe, a repeated Idempotency-Key gets the first answer again, not a second customer.</summary>
-    private IResult CreateCustomer(StripeRequest request) =>
-        Results.Json(request.Headers.TryGetValue("Idempotency-Key", out var key)
-            ? _replays.GetOrAdd(key, _ => new Lazy<JsonObject>(() => NewCustomer(request))).Value
-            : NewCustomer(request));
+    /// <summary>A v1 Customer; a repeated Idempotency-Key gets the first answer again, not a second customer.</summary>
+    private IResult CreateCustomer(StripeRequest request) => Results.Json(Idempotent(request, () => NewCustomer(request)));
+
+    /// <summary>Like Stripe, the first answer to an Idempotency-Key is replayed for every repeat of it.</summary>
+    private JsonObject Idempotent(StripeRequest request, Func<JsonObject> create) =>
+        request.Headers.TryGetValue("Idempotency-Key", out var key)
+            ? _replays.GetOrAdd(request.Path + "|" + key, _ => new Lazy<JsonObject>(create)).Value
+            : create();
 
     private JsonObject NewCustomer(StripeRequest request)
     {
@@ -192,9 +195,7 @@ public sealed class StripeStandIn : IAsyncDisposable
             return account;
         }
 
-        return Results.Json(request.Headers.TryGetValue("Idempotency-Key", out var key)
-            ? _replays.GetOrAdd("account|" + key, _ => new Lazy<JsonObject>(NewAccount)).Value
-            : NewAccount());
+        return Results.Json(Idempotent(request, NewAccount));
     }
 
     private IResult CreateSession(StripeRequest request)

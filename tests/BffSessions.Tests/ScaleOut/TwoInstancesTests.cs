@@ -1,9 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using BffSessions.Api.Customers;
 using BffSessions.Tests.Infrastructure;
-using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace BffSessions.Tests.ScaleOut;
 
@@ -82,7 +79,7 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
         Assert.Single(fixture.Stripe.RequestsTo("/v1/customers"), c => c.Form["metadata[user_id]"] == userId);
         var customerId = Assert.Single(answers.Select(a => a.Body!.CustomerId).Distinct());
         Assert.Equal(50, fixture.Stripe.RequestsTo("/v1/customer_sessions").Count(s => s.Form["customer"] == customerId));
-        Assert.Equal(customerId, await StoredCustomerAsync(fixture.B, userId));
+        Assert.Equal(customerId, (await fixture.B.StoredLinkAsync(userId))?.CustomerId);
     }
 
     [SkippableFact]
@@ -123,7 +120,7 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
         var creations = fixture.Stripe.RequestsTo("/v1/customers").Where(c => c.Form["metadata[user_id]"] == userId).ToList();
         Assert.Equal(2, creations.Count); // the original and exactly one replacement
         Assert.EndsWith("-replacing-" + original, creations[1].Headers["Idempotency-Key"], StringComparison.Ordinal);
-        Assert.Equal(replacement, await StoredCustomerAsync(fixture.A, userId));
+        Assert.Equal(replacement, (await fixture.A.StoredLinkAsync(userId))?.CustomerId);
         Assert.Equal(replacement, await SessionCustomerAsync(fixture.B, userId));
     }
 
@@ -141,11 +138,6 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
         return (await response.Content.ReadFromJsonAsync<SessionBody>())!.CustomerId!;
     }
 
-    internal static async Task<string?> StoredCustomerAsync(ApiFactory api, string userId)
-    {
-        await using var db = await api.Services.GetRequiredService<IDbContextFactory<CustomersDbContext>>().CreateDbContextAsync();
-        return await db.CustomerLinks.Where(l => l.UserId == userId).Select(l => l.CustomerId).SingleOrDefaultAsync();
-    }
 
     private sealed record SessionBody(string ClientSecret, DateTime ExpiresAt, string? CustomerId);
 }
