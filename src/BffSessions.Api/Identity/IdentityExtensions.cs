@@ -89,6 +89,11 @@ public static class IdentityExtensions
                     },
                 };
             });
+        // ASP.NET Core binds SigningKeys as a lazy sequence over configuration, and the handler copies its validation
+        // parameters on every request: unmaterialized, each request would re-read the settings and build new key
+        // objects (defeating the signature-provider cache). Read them once.
+        builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
+            options.TokenValidationParameters.IssuerSigningKeys = options.TokenValidationParameters.IssuerSigningKeys?.ToArray());
         builder.Services.AddOptions<CookieAuthenticationOptions>(CookieScheme)
             .Configure<IOptions<BffOptions>>((cookie, bff) => cookie.ExpireTimeSpan = bff.Value.SessionIdleTimeout);
 
