@@ -59,23 +59,22 @@ public static class CustomerSessionsApi
         // The validation filter has run: components is present and at least one is enabled.
         var components = request.Components!;
         var user = services.Users.Get(principal);
-        var options = components.ToStripe();
         var customer = await services.Customers.ResolveAsync(user, cancellationToken);
-        Stripe.CustomerSession session;
+        CreatedSession session;
         try
         {
-            session = await services.Stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
+            session = await services.Stripe.CreateCustomerSessionAsync(customer, components.ToStripeForm(customer), cancellationToken);
         }
         catch (StripeCustomerMissingException missing)
         {
             // Deleted in Stripe: give the user a new customer (once, even under concurrency) and retry once.
             customer = await services.Customers.ReplaceMissingAsync(user, missing.CustomerId, cancellationToken);
-            session = await services.Stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
+            session = await services.Stripe.CreateCustomerSessionAsync(customer, components.ToStripeForm(customer), cancellationToken);
         }
 
         return TypedResults.Ok(new CustomerSessionResponse(
             session.ClientSecret,
-            DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc),
+            session.ExpiresAt,
             components.NeedsCustomerId ? customer.Id : null));
     }
 }

@@ -27,7 +27,6 @@ public sealed class StripeGateway(
 
     private readonly CustomerService _customers = new(client);
     private readonly Stripe.V2.Core.AccountService _accounts = client.V2.Core.Accounts;
-    private readonly CustomerSessionService _sessions = new(client);
     private readonly TimeSpan _budget = options.Value.Timeout;
 
     /// <summary>
@@ -58,17 +57,20 @@ public sealed class StripeGateway(
         return new CustomerRef(customer.Id, CustomerKind.Customer);
     }
 
-    /// <summary>Creates a session; throws <see cref="StripeCustomerMissingException"/> when Stripe no longer knows the customer.</summary>
-    public async Task<CustomerSession> CreateCustomerSessionAsync(
-        CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates a session from the form <see cref="CustomerSessions.StripeComponents.ToStripeForm"/> wrote; throws
+    /// <see cref="StripeCustomerMissingException"/> when Stripe no longer knows the customer. Sent through Stripe.net's
+    /// raw request (its transport, headers, retries, idempotency and errors) with the form already encoded, and read
+    /// for the two fields the response needs: this is the hot path, and Stripe.net's reflection-based options encoder
+    /// and full entity deserializer cost more than the rest of the request together (docs/benchmarks.md).
+    /// </summary>
+    public async Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, string form, CancellationToken cancellationToken)
     {
-        // Exactly one of customer / customer_account, by the kind the map recorded.
-        var create = customer.Kind == CustomerKind.Account
-            ? new CustomerSessionCreateOptions { CustomerAccount = customer.Id, Components = components }
-            : new CustomerSessionCreateOptions { Customer = customer.Id, Components = components };
         try
         {
-            return await WithinBudgetAsync(token => _sessions.CreateAsync(create, cancellationToken: token), cancellationToken);
+            var response = await WithinBudgetAsync(
+                token => client.RawRequestAsync(HttpMethod.Post, "/v1/customer_sessions", form, cancellationToken: token), cancellationToken);
+            return CreatedSession.Parse(response.Content);
         }
         catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" or "customer_account" })
         {
@@ -101,7 +103,8 @@ public sealed class StripeGateway(
         try
         {
             var result = await call(budget.Token);
-            if (result is IStripeEntity { StripeResponse.RequestId: { } requestId })
+            var response = result as StripeResponse ?? (result as IStripeEntity)?.StripeResponse;
+            if (response?.RequestId is { } requestId)
             {
                 diagnostics.Set("StripeRequestId", requestId);
             }
