@@ -10,17 +10,21 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     DOTNET_NOLOGO=1
 WORKDIR /source
+# The image's architecture (BuildKit sets it; amd64 without BuildKit): ReadyToRun code is compiled for it.
+ARG TARGETARCH
 
 # Restore first, from the project and build files alone, so this layer is reused until a package changes.
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/BffSessions.Api/BffSessions.Api.csproj src/BffSessions.Api/
-RUN dotnet restore src/BffSessions.Api/BffSessions.Api.csproj
+RUN dotnet restore src/BffSessions.Api/BffSessions.Api.csproj -a "${TARGETARCH:-amd64}"
 
 # The build runs the code-style analyzers with warnings as errors, so it needs .editorconfig; the csproj links
 # the repository-root appsettings.json into the publish output.
 COPY .editorconfig appsettings.json ./
 COPY src/ src/
-RUN dotnet publish src/BffSessions.Api/BffSessions.Api.csproj -c Release -o /app --no-restore
+# ReadyToRun (precompiled) code: the service is ready about a second sooner and warms up faster (docs/benchmarks.md).
+RUN dotnet publish src/BffSessions.Api/BffSessions.Api.csproj -c Release -a "${TARGETARCH:-amd64}" -p:PublishReadyToRun=true \
+      -o /app --no-restore
 
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS final
