@@ -110,11 +110,16 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         Assert.Contains(Fixture.Logs.Lines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Malformed_JSON_from_Stripe_is_a_502()
+    [Theory]
+    [InlineData("{\"object\":\"customer_session\",")]
+    [InlineData("{\"object\":\"customer_session\",\"expires_at\":1893456000}")]
+    [InlineData("{\"object\":\"customer_session\",\"client_secret\":\"\",\"expires_at\":1893456000}")]
+    [InlineData("{\"object\":\"customer_session\",\"client_secret\":\"cuss_secret_x\",\"expires_at\":\"soon\"}")]
+    [InlineData("[\"customer_session\"]")]
+    public async Task Malformed_JSON_or_a_session_without_a_secret_from_Stripe_is_a_502(string answer)
     {
         using var client = await WarmClientAsync();
-        Stripe.Override(SessionsPath, (_, _) => Results.Text("{\"object\":\"customer_session\",", "application/json"));
+        Stripe.Override(SessionsPath, (_, _) => Results.Text(answer, "application/json"));
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
