@@ -15,6 +15,7 @@ ARG TARGETARCH
 
 # Restore first, from the project and build files alone, so this layer is reused until a package changes.
 COPY global.json Directory.Build.props Directory.Packages.props ./
+COPY src/BffSessions.Hosting/BffSessions.Hosting.csproj src/BffSessions.Hosting/
 COPY src/BffSessions.Api/BffSessions.Api.csproj src/BffSessions.Api/
 RUN dotnet restore src/BffSessions.Api/BffSessions.Api.csproj -a "${TARGETARCH:-amd64}"
 

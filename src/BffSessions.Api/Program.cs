@@ -1,23 +1,26 @@
 using BffSessions.Api.CustomerSessions;
 using BffSessions.Api.Customers;
+using BffSessions.Api.Data;
 using BffSessions.Api.Demo;
-using BffSessions.Api.Hosting;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 
 builder.AddRepositorySettings();        // appsettings.json from the repository root, beneath env vars and secrets
 builder.AddLogging();                   // Serilog from configuration; request logs without secrets
-builder.AddProblemResponses();          // every error is application/problem+json
+builder.AddProblemResponses();          // every error is application/problem+json with a urn:bffsessions:problem type
 builder.AddRequestLimits();             // 16 KiB bodies, no Server header
-builder.AddRateLimits();                // per-user token bucket; RateLimiting:*
+builder.AddRateLimits();                // the limiter and its 429 problem; policies come from the features
 builder.AddApiDocumentation();          // Swagger UI at /swagger with the bearer scheme
-builder.AddIdentity();                  // bearer tokens, or the browser's cookie session from /bff/login
+builder.AddDatabase();                  // SQLite or PostgreSQL, migrations, Data Protection keys, health
+builder.AddIdentity();                  // bearer tokens or the browser's cookie session; per-user rate limit
 builder.AddCrossOriginPolicy();         // Cors:AllowedOrigins, exact origins with credentials
 builder.AddPayments();                  // one Stripe.net client on IHttpClientFactory, or the offline stand-in
-builder.AddCustomers();                 // user -> Stripe customer: memory cache, SQLite or PostgreSQL, migrations
-builder.AddCustomerSessions();          // the validator for the one request this service answers
+builder.AddCustomers();                 // user -> Stripe customer: memory cache in front of the database
+builder.AddCustomerSessions();          // the one request this service answers: validator, issuer
+builder.AddDemoPage();                  // Demo:Enabled
 
 var app = builder.Build();
 
@@ -27,6 +30,7 @@ app.UseRequestLimits();                 // body size, nosniff, HSTS + HTTPS redi
 app.UseDemoPage();                      // wwwroot, in Development or with Demo:Enabled
 app.UseCors();
 app.UseAuthentication();
+app.UseUserInRequestLog();              // the user id on the request's log line
 app.UseCsrfHeaderCheck();               // cookie sessions must send X-CSRF: 1 to APIs
 app.UseAuthorization();
 app.UseRateLimiter();                   // after authentication: limits are per user
@@ -37,5 +41,5 @@ app.MapBff();
 app.MapDemoConfig();
 app.MapCustomerSessions();
 
-await app.MigrateCustomersAsync();
+await app.MigrateDatabaseAsync();
 await app.RunAsync();

@@ -44,7 +44,8 @@ public sealed class StartupTests : StandInTest
 
         var error = Assert.Throws<InvalidOperationException>(() => api.Server);
 
-        Assert.Contains("Database:Provider 'Oracle' is not supported", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Database:Provider is not supported; use Sqlite or Postgres.", error.Message, StringComparison.Ordinal);
+        Assert.Contains("'Oracle'", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -89,7 +90,7 @@ public sealed class StartupTests : StandInTest
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(BffSessions.Api.Hosting.ProblemTypes.StripeUnreachable, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Api.Payments.PaymentProblemTypes.StripeUnreachable, problem.GetProperty("type").GetString());
         Assert.Contains(Logs.Lines, l => l.Contains("Stripe could not be reached", StringComparison.Ordinal));
     }
 

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using BffSessions.Api.Hosting;
+using BffSessions.Api.Payments;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Serilog.Events;
@@ -22,7 +22,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(ProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
         Assert.Equal(3, Stripe.RequestsTo(SessionsPath).Count); // the call and Stripe.net's two retries
         AssertLogged(LogEventLevel.Error, "Stripe answered 500");
         Assert.StartsWith("req_standin_", problem.GetProperty("stripeRequestId").GetString(), StringComparison.Ordinal);
@@ -54,7 +54,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.Equal(ProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
         Assert.NotNull(response.Headers.RetryAfter);
         Assert.Single(Stripe.RequestsTo(SessionsPath)); // Stripe.net does not retry a 429 without Stripe-Should-Retry
         AssertLogged(LogEventLevel.Warning, "Stripe rate-limited the request");
@@ -75,7 +75,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.GatewayTimeout);
-        Assert.Equal(ProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
         Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(15), "the budget (3 s in tests) bounds the wait, not the upstream");
         AssertLogged(LogEventLevel.Error, "Stripe did not answer within");
     }
@@ -90,7 +90,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(ProblemTypes.StripeCredentialsRejected, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeCredentialsRejected, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("API Key", problem.ToString(), StringComparison.OrdinalIgnoreCase);
         Assert.Contains(Fixture.Logs.Events, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
     }
@@ -104,7 +104,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(ProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("unknown parameter", problem.ToString(), StringComparison.Ordinal);
         var requestId = problem.GetProperty("stripeRequestId").GetString()!;
         Assert.Contains(Fixture.Logs.Lines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
@@ -124,7 +124,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(ProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("customer_session", problem.ToString(), StringComparison.Ordinal);
         AssertLogged(LogEventLevel.Error, "Stripe answered");
     }
@@ -138,7 +138,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.Equal(ProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
         Assert.NotNull(response.Headers.RetryAfter);
         Assert.Equal(3, Stripe.RequestsTo(SessionsPath).Count); // Stripe-Should-Retry: true makes Stripe.net retry twice
     }
@@ -173,7 +173,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.True(servedIn < TimeSpan.FromSeconds(2), $"another user waited {servedIn} behind the hung call");
         var problem = await HttpAssert.ProblemAsync(timedOut, HttpStatusCode.GatewayTimeout);
-        Assert.Equal(ProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
     }
 
     [Fact]

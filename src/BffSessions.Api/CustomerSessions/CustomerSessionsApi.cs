@@ -1,8 +1,7 @@
 using System.Security.Claims;
-using BffSessions.Api.Customers;
-using BffSessions.Api.Hosting;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -14,6 +13,8 @@ public static class CustomerSessionsApi
     {
         // Validators are stateless: one instance each, resolved once when the endpoint is built.
         builder.Services.AddValidatorsFromAssemblyContaining<CustomerSessionRequestValidator>(ServiceLifetime.Singleton, includeInternalTypes: false);
+        builder.Services.AddSingleton<CustomerSessionIssuer>();
+        builder.Services.ConfigureSwaggerGen(swagger => swagger.SchemaFilter<CustomerSessionRequestExample>());
         return builder;
     }
 
@@ -23,7 +24,7 @@ public static class CustomerSessionsApi
             .WithTags("Customer sessions")
             .RequireAuthorization(IdentityExtensions.SignedInUserPolicy)
             .RequireCsrfHeader()
-            .RequireRateLimiting(RateLimits.PerUserPolicy)
+            .RequireRateLimiting(PerUserRateLimit.PolicyName)
             .WithValidation()
             // A client secret must never sit in a browser, proxy or CDN cache; errors are not worth caching either.
             .AddEndpointFilter(async (invocation, next) =>
@@ -59,25 +60,13 @@ public static class CustomerSessionsApi
         // The validation filter has run: components is present and at least one is enabled.
         var components = request.Components!;
         var user = services.Users.Get(principal);
-        var customer = await services.Customers.ResolveAsync(user, cancellationToken);
-        CreatedSession session;
-        try
-        {
-            session = await services.Stripe.CreateCustomerSessionAsync(customer, components.ToStripeForm(customer), cancellationToken);
-        }
-        catch (StripeCustomerMissingException missing)
-        {
-            // Deleted in Stripe: give the user a new customer (once, even under concurrency) and retry once.
-            customer = await services.Customers.ReplaceMissingAsync(user, missing.CustomerId, cancellationToken);
-            session = await services.Stripe.CreateCustomerSessionAsync(customer, components.ToStripeForm(customer), cancellationToken);
-        }
-
+        var issued = await services.Issuer.IssueAsync(new CustomerOwner(user.Id, user.Email, user.Name), components, cancellationToken);
         return TypedResults.Ok(new CustomerSessionResponse(
-            session.ClientSecret,
-            session.ExpiresAt,
-            components.NeedsCustomerId ? customer.Id : null));
+            issued.Session.ClientSecret,
+            issued.Session.ExpiresAt,
+            components.NeedsCustomerId ? issued.Customer.Id : null));
     }
 }
 
 /// <summary>What the handler needs, bundled so its signature stays readable.</summary>
-public sealed record CustomerSessionServices(CurrentUserAccessor Users, CustomerResolver Customers, StripeGateway Stripe);
+public sealed record CustomerSessionServices(CurrentUserAccessor Users, CustomerSessionIssuer Issuer);

@@ -1,3 +1,4 @@
+using BffSessions.Api.Payments;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 

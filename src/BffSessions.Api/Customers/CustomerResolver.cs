@@ -1,21 +1,34 @@
-using BffSessions.Api.Identity;
+using BffSessions.Api.Data;
 using BffSessions.Api.Payments;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Customers;
 
+/// <summary>The user → Stripe customer map, as the session issuer sees it.</summary>
+public interface ICustomerResolver
+{
+    /// <summary>The owner's customer: from memory, the database, or — once per user, across every instance — Stripe.</summary>
+    ValueTask<CustomerRef> ResolveAsync(CustomerOwner owner, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stripe says <paramref name="missingCustomerId"/> no longer exists (deleted in the Dashboard): create the owner a
+    /// new customer and repoint the map — unless a concurrent request, here or on another instance, already has.
+    /// </summary>
+    Task<CustomerRef> ReplaceMissingAsync(CustomerOwner owner, string missingCustomerId, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// user id → Stripe customer id: memory, then the database, then — once per user, across every instance — Stripe.
 /// Also replaces a customer that was deleted in Stripe, once, however many requests notice at the same time.
 /// </summary>
-public sealed class CustomerResolver(
-    IDbContextFactory<CustomersDbContext> databases,
-    StripeGateway stripe,
+public sealed partial class CustomerResolver(
+    IDbContextFactory<AppDbContext> databases,
+    IStripeGateway stripe,
     CustomerCache cache,
     IOptions<CustomersOptions> options,
     TimeProvider time,
-    ILogger<CustomerResolver> logger)
+    ILogger<CustomerResolver> logger) : ICustomerResolver
 {
     // Striped per-user locks: a user's concurrent first requests in this instance wait for one creation instead of
     // each asking the database lock (and Stripe). A fixed set of stripes keeps memory bounded; two users sharing a
@@ -24,35 +37,31 @@ public sealed class CustomerResolver(
 
     private readonly CustomerKind _newUsersKind = options.Value.Kind;
 
-    public async ValueTask<CustomerRef> ResolveAsync(SignedInUser user, CancellationToken cancellationToken)
+    public async ValueTask<CustomerRef> ResolveAsync(CustomerOwner owner, CancellationToken cancellationToken)
     {
-        if (cache.TryGet(user.Id, out var cached))
+        if (cache.TryGet(owner.UserId, out var cached))
         {
             return cached;
         }
 
-        if (await FindAsync(user.Id, cancellationToken) is { } stored)
+        if (await FindAsync(owner.UserId, cancellationToken) is { } stored)
         {
-            cache.Set(user.Id, stored);
+            cache.Set(owner.UserId, stored);
             return stored;
         }
 
-        return await CreateOnceAsync(user, replacing: null, cancellationToken);
+        return await CreateOnceAsync(owner, replacing: null, cancellationToken);
     }
 
-    /// <summary>
-    /// Stripe says <paramref name="missingCustomerId"/> no longer exists (deleted in the Dashboard): create the user a
-    /// new customer and repoint the map — unless a concurrent request, here or on another instance, already has.
-    /// </summary>
-    public Task<CustomerRef> ReplaceMissingAsync(SignedInUser user, string missingCustomerId, CancellationToken cancellationToken)
+    public Task<CustomerRef> ReplaceMissingAsync(CustomerOwner owner, string missingCustomerId, CancellationToken cancellationToken)
     {
-        cache.Remove(user.Id);
-        return CreateOnceAsync(user, replacing: missingCustomerId, cancellationToken);
+        cache.Remove(owner.UserId);
+        return CreateOnceAsync(owner, replacing: missingCustomerId, cancellationToken);
     }
 
-    private async Task<CustomerRef> CreateOnceAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
+    private async Task<CustomerRef> CreateOnceAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
     {
-        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(user.Id) % (uint)_stripes.Length];
+        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(owner.UserId) % (uint)_stripes.Length];
         await gate.WaitAsync(cancellationToken);
         try
         {
@@ -60,7 +69,7 @@ public sealed class CustomerResolver(
             // that is safe because Stripe answers a repeated creation with the same customer (same idempotency key).
             await using var strategyContext = await databases.CreateDbContextAsync(cancellationToken);
             return await strategyContext.Database.CreateExecutionStrategy().ExecuteAsync(
-                (user, replacing), (_, state, token) => CreateOnceUnderLockAsync(state.user, state.replacing, token), null, cancellationToken);
+                (owner, replacing), (_, state, token) => CreateOnceUnderLockAsync(state.owner, state.replacing, token), null, cancellationToken);
         }
         finally
         {
@@ -68,30 +77,30 @@ public sealed class CustomerResolver(
         }
     }
 
-    private async Task<CustomerRef> CreateOnceUnderLockAsync(SignedInUser user, string? replacing, CancellationToken cancellationToken)
+    private async Task<CustomerRef> CreateOnceUnderLockAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         // Across instances (PostgreSQL): an advisory lock on the user id, held until this transaction ends.
         // Whoever gets it second re-reads below and finds the first one's customer.
-        await using var transaction = await db.LockUserAsync(user.Id, cancellationToken);
-        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.UserId == user.Id, cancellationToken);
+        await using var transaction = await db.LockAsync(owner.UserId, cancellationToken);
+        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.UserId == owner.UserId, cancellationToken);
         if (link is not null && link.CustomerId != replacing)
         {
             var known = new CustomerRef(link.CustomerId, link.Kind);
-            cache.Set(user.Id, known);
+            cache.Set(owner.UserId, known);
             return known;
         }
 
         // New users, and replacements, get the configured kind; everyone else keeps what the map says.
-        var customer = await stripe.CreateCustomerAsync(user, replacing, _newUsersKind, cancellationToken);
+        var customer = await stripe.CreateCustomerAsync(owner, replacing, _newUsersKind, cancellationToken);
         var now = time.GetUtcNow();
         if (link is null)
         {
-            db.CustomerLinks.Add(new CustomerLink { UserId = user.Id, CustomerId = customer.Id, Kind = customer.Kind, CreatedAt = now, UpdatedAt = now });
+            db.CustomerLinks.Add(new CustomerLink { UserId = owner.UserId, CustomerId = customer.Id, Kind = customer.Kind, CreatedAt = now, UpdatedAt = now });
         }
         else
         {
-            logger.LogWarning("Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}", replacing, user.Id, customer.Id);
+            LogReplaced(logger, replacing, owner.UserId, customer.Id);
             link.CustomerId = customer.Id;
             link.Kind = customer.Kind;
             link.UpdatedAt = now;
@@ -105,13 +114,13 @@ public sealed class CustomerResolver(
         {
             // Without a database lock (SQLite), a second writer of the same user — another process on the same
             // file — loses on the primary key; the row it lost to is the answer.
-            var winner = await FindAsync(user.Id, cancellationToken);
+            var winner = await FindAsync(owner.UserId, cancellationToken);
             if (winner is not { } won)
             {
                 throw;
             }
 
-            cache.Set(user.Id, won);
+            cache.Set(owner.UserId, won);
             return won;
         }
 
@@ -120,7 +129,7 @@ public sealed class CustomerResolver(
             await transaction.CommitAsync(cancellationToken);
         }
 
-        cache.Set(user.Id, customer);
+        cache.Set(owner.UserId, customer);
         return customer;
     }
 
@@ -132,4 +141,7 @@ public sealed class CustomerResolver(
             .Select(l => (CustomerRef?)new CustomerRef(l.CustomerId, l.Kind))
             .FirstOrDefaultAsync(cancellationToken);
     }
+
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}")]
+    private static partial void LogReplaced(ILogger logger, string? missingCustomerId, string userId, string customerId);
 }

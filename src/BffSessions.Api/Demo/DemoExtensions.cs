@@ -7,6 +7,15 @@ namespace BffSessions.Api.Demo;
 /// The demo page (wwwroot): sign in, then mount a Stripe element with a fresh customer session. Served in
 /// Development, and elsewhere only when Demo:Enabled is true.
 /// </summary>
+/// <summary>The <c>Demo</c> section.</summary>
+public sealed class DemoOptions
+{
+    public const string SectionName = "Demo";
+
+    /// <summary>Serve the demo page outside Development too.</summary>
+    public bool Enabled { get; set; }
+}
+
 public static class DemoExtensions
 {
     /// <summary>Stripe.js and its frames, and nothing else from outside this site.</summary>
@@ -15,8 +24,14 @@ public static class DemoExtensions
         "connect-src 'self' https://api.stripe.com; img-src 'self' data: https://*.stripe.com; style-src 'self' 'unsafe-inline'; " +
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
+    public static IHostApplicationBuilder AddDemoPage(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DemoOptions>().BindConfiguration(DemoOptions.SectionName);
+        return builder;
+    }
+
     public static bool IsDemoEnabled(this WebApplication app) =>
-        app.Environment.IsDevelopment() || app.Configuration.GetValue<bool>("Demo:Enabled");
+        app.Environment.IsDevelopment() || app.Services.GetRequiredService<IOptions<DemoOptions>>().Value.Enabled;
 
     public static WebApplication UseDemoPage(this WebApplication app)
     {

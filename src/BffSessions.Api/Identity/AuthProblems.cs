@@ -1,3 +1,5 @@
+using BffSessions.Hosting;
+
 namespace BffSessions.Api.Identity;
 
 /// <summary>401 and 403 as problems, for every scheme: APIs never answer with a redirect to a login page.</summary>
@@ -10,9 +12,13 @@ internal static class AuthProblems
             http.Response.Headers.WWWAuthenticate = wwwAuthenticate;
         }
 
+        return Problems.WriteAsync(http, Create(status, detail, type));
+    }
+
+    public static Microsoft.AspNetCore.Mvc.ProblemDetails Create(int status, string detail, string? type = null)
+    {
         var unauthorized = status == StatusCodes.Status401Unauthorized;
-        return Hosting.Problems.WriteAsync(http, status,
-            type ?? (unauthorized ? Hosting.ProblemTypes.Unauthorized : Hosting.ProblemTypes.Forbidden),
+        return Problems.Create(status, type ?? (unauthorized ? ProblemTypes.Unauthorized : ProblemTypes.Forbidden),
             unauthorized ? "Unauthorized" : "Forbidden", detail);
     }
 }

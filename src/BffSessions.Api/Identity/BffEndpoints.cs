@@ -1,7 +1,9 @@
 using System.Net;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
+using BffSessions.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Identity;
 
@@ -14,10 +16,10 @@ public static class BffEndpoints
     public static IEndpointRouteBuilder MapBff(this IEndpointRouteBuilder app)
     {
         var environment = app.ServiceProvider.GetRequiredService<IHostEnvironment>();
-        var configuration = app.ServiceProvider.GetRequiredService<IConfiguration>();
+        var openIdConnect = app.ServiceProvider.GetRequiredService<IOptions<OpenIdConnectSettings>>().Value;
         var bff = app.MapGroup("/bff").WithTags("Browser session");
 
-        if (IdentityExtensions.HasOpenIdConnect(configuration))
+        if (openIdConnect.IsConfigured)
         {
             bff.MapGet("/login", Login).WithSummary("Sign in at the OpenID Connect provider, then return to returnUrl");
         }
@@ -44,10 +46,8 @@ public static class BffEndpoints
         && (url.Length == 1 || (url[1] != '/' && url[1] != '\\'))
         && !url.Any(char.IsControl);
 
-    internal static ProblemHttpResult ReturnUrlRefused() => TypedResults.Problem(
-        statusCode: StatusCodes.Status400BadRequest,
-        title: "returnUrl must be a path on this site",
-        detail: "Pass a local path such as /checkout; other sites are not allowed.");
+    internal static ProblemHttpResult ReturnUrlRefused() => Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidReturnUrl,
+        "returnUrl must be a path on this site", "Pass a local path such as /checkout; other sites are not allowed.");
 
     private static Results<ChallengeHttpResult, ProblemHttpResult> Login(string? returnUrl)
     {
@@ -57,7 +57,7 @@ public static class BffEndpoints
             : ReturnUrlRefused();
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext http, string? sid, string? returnUrl)
+    private static async Task<IResult> LogoutAsync(HttpContext http, IOptions<OpenIdConnectSettings> openIdConnect, string? sid, string? returnUrl)
     {
         returnUrl ??= "/";
         if (!IsLocalUrl(returnUrl))
@@ -78,12 +78,12 @@ public static class BffEndpoints
             : sid is not null && sid == session.Principal!.FindFirstValue("sid");
         if (!proven)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Logout not confirmed",
-                detail: "Use bff:logout_url from /bff/user, or POST with the X-CSRF: 1 header.");
+            return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.LogoutNotConfirmed, "Logout not confirmed",
+                "Use bff:logout_url from /bff/user, or POST with the X-CSRF: 1 header.");
         }
 
         var properties = new AuthenticationProperties { RedirectUri = returnUrl };
-        var schemes = IdentityExtensions.HasOpenIdConnect(http.RequestServices.GetRequiredService<IConfiguration>())
+        var schemes = openIdConnect.Value.IsConfigured
             ? new[] { IdentityExtensions.CookieScheme, IdentityExtensions.OidcScheme }
             : [IdentityExtensions.CookieScheme];
         return TypedResults.SignOut(properties, schemes);
@@ -94,7 +94,7 @@ public static class BffEndpoints
         var session = await http.AuthenticateAsync(IdentityExtensions.CookieScheme);
         if (!session.Succeeded)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized", detail: "No one is signed in.");
+            return TypedResults.Problem(AuthProblems.Create(StatusCodes.Status401Unauthorized, "No one is signed in."));
         }
 
         var claims = session.Principal!.Claims

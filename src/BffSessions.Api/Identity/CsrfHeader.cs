@@ -1,9 +1,11 @@
+using BffSessions.Hosting;
+
 namespace BffSessions.Api.Identity;
 
 /// <summary>Marks an endpoint that a cookie session may call only with <c>X-CSRF: 1</c>.</summary>
 public sealed class CsrfHeaderRequired;
 
-public static class CsrfHeader
+public static partial class CsrfHeader
 {
     public const string Name = "X-CSRF";
 
@@ -18,23 +20,29 @@ public static class CsrfHeader
     /// </summary>
     public static WebApplication UseCsrfHeaderCheck(this WebApplication app)
     {
-        app.Use(async (http, next) =>
+        app.UseMiddleware<CsrfHeaderMiddleware>();
+        return app;
+    }
+
+    private sealed class CsrfHeaderMiddleware(RequestDelegate next, IProblemDetailsService problems, ILogger<CsrfHeaderRequired> logger)
+    {
+        public async Task InvokeAsync(HttpContext http)
         {
             if (http.GetEndpoint()?.Metadata.GetMetadata<CsrfHeaderRequired>() is not null
                 && !IdentityExtensions.UsesBearer(http.Request)
                 && http.User.Identity?.IsAuthenticated == true
                 && http.Request.Headers[Name] != "1")
             {
-                http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(CsrfHeader))
-                    .LogWarning("Refused a cookie-authenticated {Method} {Path} without the {Header} header (origin {Origin})",
-                        http.Request.Method, http.Request.Path, Name, http.Request.Headers.Origin.ToString());
-                await AuthProblems.WriteAsync(http, StatusCodes.Status401Unauthorized,
-                    $"Cookie-authenticated API calls must carry the header {Name}: 1.", wwwAuthenticate: null, type: Hosting.ProblemTypes.CsrfHeaderMissing);
+                LogRefused(logger, http.Request.Method, http.Request.Path, Name, http.Request.Headers.Origin.ToString());
+                await problems.WriteAsync(http, AuthProblems.Create(StatusCodes.Status401Unauthorized,
+                    $"Cookie-authenticated API calls must carry the header {Name}: 1.", IdentityProblemTypes.CsrfHeaderMissing));
                 return;
             }
 
             await next(http);
-        });
-        return app;
+        }
     }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Refused a cookie-authenticated {Method} {Path} without the {Header} header (origin {Origin})")]
+    private static partial void LogRefused(ILogger logger, string method, PathString path, string header, string origin);
 }

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Claims;
+using BffSessions.Hosting;
 using Microsoft.AspNetCore.Authentication;
 
 namespace BffSessions.Api.Identity;
@@ -47,12 +48,14 @@ internal static class DevSignIn
         var origin = http.Request.Headers.Origin.ToString();
         if (origin.Length > 0 && origin != $"{http.Request.Scheme}://{http.Request.Host}")
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "Sign-in from another site refused");
+            return Problems.Result(StatusCodes.Status403Forbidden, IdentityProblemTypes.CrossSiteSignIn, "Sign-in from another site refused",
+                "Sign in with the form this site serves at /bff/login.");
         }
 
         if (!http.Request.HasFormContentType)
         {
-            return TypedResults.Problem(statusCode: StatusCodes.Status415UnsupportedMediaType, title: "Send the sign-in form");
+            return Problems.Result(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType, "Send the sign-in form",
+                "Post the form as application/x-www-form-urlencoded.");
         }
 
         var form = await http.Request.ReadFormAsync();
@@ -60,7 +63,8 @@ internal static class DevSignIn
         var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } r ? r : "/";
         if (userId.Length is 0 or > 255)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userId"] = ["A user id of 1 to 255 characters is required."] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userId"] = ["A user id of 1 to 255 characters is required."] },
+                title: "The sign-in form is not valid", type: ProblemTypes.InvalidRequest);
         }
 
         if (!BffEndpoints.IsLocalUrl(returnUrl))

@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Authorization;
-using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
+using Swashbuckle.AspNetCore.SwaggerUI;
 
 namespace BffSessions.Api.Identity;
 
@@ -31,13 +31,7 @@ public static class IdentityExtensions
     /// </summary>
     public const string CookieName = "__Host-bff";
 
-    private const string OidcSection = "Authentication:Schemes:OpenIdConnect";
-
     public static bool UsesBearer(HttpRequest request) => request.Headers.Authorization.Count > 0;
-
-    /// <summary>True when an OpenID Connect provider is configured; otherwise Development offers the local sign-in form.</summary>
-    public static bool HasOpenIdConnect(IConfiguration configuration) =>
-        !string.IsNullOrWhiteSpace(configuration[$"{OidcSection}:Authority"]);
 
     public static IHostApplicationBuilder AddIdentity(this IHostApplicationBuilder builder)
     {
@@ -49,9 +43,11 @@ public static class IdentityExtensions
             .BindConfiguration(BffOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddOptions<OpenIdConnectSettings>()
+            .BindConfiguration(OpenIdConnectSettings.SectionName)
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<OpenIdConnectSettings>, OpenIdConnectSettingsValidator>();
         builder.Services.AddSingleton<CurrentUserAccessor>();
-        // A fixed application name: every instance of the service can read the cookies any other one wrote.
-        builder.Services.AddDataProtection().SetApplicationName("BffSessions");
 
         var authentication = builder.Services.AddAuthentication(ApiScheme)
             .AddPolicyScheme(ApiScheme, "Bearer token or session cookie", options =>
@@ -97,12 +93,14 @@ public static class IdentityExtensions
         builder.Services.AddOptions<CookieAuthenticationOptions>(CookieScheme)
             .Configure<IOptions<BffOptions>>((cookie, bff) => cookie.ExpireTimeSpan = bff.Value.SessionIdleTimeout);
 
-        if (HasOpenIdConnect(builder.Configuration))
+        // Whether the scheme exists at all must be known while registering: an OpenID Connect handler without a
+        // provider would fail on every request. The same section is bound into OpenIdConnectSettings for the rest.
+        if (builder.Configuration.GetSection(OpenIdConnectSettings.SectionName).Get<OpenIdConnectSettings>() is { IsConfigured: true })
         {
             authentication.AddOpenIdConnect(OidcScheme, options =>
             {
                 // Authority, ClientId, ClientSecret, Scope, RequireHttpsMetadata … as named in the section.
-                builder.Configuration.GetSection(OidcSection).Bind(options);
+                builder.Configuration.GetSection(OpenIdConnectSettings.SectionName).Bind(options);
                 options.SignInScheme = CookieScheme;
                 options.ResponseType = "code";
                 options.UsePkce = true;
@@ -123,6 +121,17 @@ public static class IdentityExtensions
                     .AddAuthenticationSchemes(ApiScheme)
                     .RequireAuthenticatedUser()
                     .RequireClaim(claims.Value.UserIdClaim)));
+
+        builder.Services.AddOptions<RateLimitingOptions>()
+            .BindConfiguration(RateLimitingOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddRateLimiter(limiter => limiter.AddPolicy<string, PerUserRateLimit>(PerUserRateLimit.PolicyName));
+
+        // Someone signed in through /bff/login can try the API in Swagger UI without a token: its fetch sends the
+        // session cookie (same origin), and this adds the CSRF header cookie sessions need.
+        builder.Services.Configure<SwaggerUIOptions>(ui =>
+            ui.Interceptors.RequestInterceptorFunction = $"(request) => {{ request.headers['{CsrfHeader.Name}'] = '1'; return request; }}");
         return builder;
     }
 

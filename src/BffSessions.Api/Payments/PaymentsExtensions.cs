@@ -5,7 +5,7 @@ using Stripe;
 
 namespace BffSessions.Api.Payments;
 
-public static class PaymentsExtensions
+public static partial class PaymentsExtensions
 {
     private const string HttpClientName = "Stripe";
 
@@ -36,7 +36,7 @@ public static class PaymentsExtensions
                 httpClient: new SystemNetHttpClient(http, options.MaxNetworkRetries),
                 apiBase: options.ApiBase.ToString().TrimEnd('/'));
         });
-        builder.Services.AddSingleton<StripeGateway>();
+        builder.Services.AddSingleton<IStripeGateway, StripeGateway>();
         builder.Services.AddExceptionHandler<StripeProblemHandler>();
         builder.Services.AddHostedService<OfflineStandInWarning>();
         builder.Services.AddHealthChecks().AddCheck<StripeSettingsHealthCheck>("stripe-settings", tags: ["ready"]);
@@ -44,19 +44,22 @@ public static class PaymentsExtensions
     }
 
     /// <summary>Says loudly, once at start, that no request reaches Stripe.</summary>
-    private sealed class OfflineStandInWarning(IOptions<StripeOptions> options, ILogger<OfflineStandInWarning> logger) : IHostedService
+    private sealed partial class OfflineStandInWarning(IOptions<StripeOptions> options, ILogger<OfflineStandInWarning> logger) : IHostedService
     {
         public Task StartAsync(CancellationToken cancellationToken)
         {
             if (options.Value.UsesOfflineStandIn)
             {
-                logger.LogWarning(
-                    "Stripe:SecretKey is not set: the offline Stripe stand-in answers every Stripe call (Development only). Set Stripe:SecretKey to a test key to use Stripe.");
+                LogOffline(logger);
             }
 
             return Task.CompletedTask;
         }
 
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        [LoggerMessage(EventId = 4101, Level = LogLevel.Warning,
+            Message = "Stripe:SecretKey is not set: the offline Stripe stand-in answers every Stripe call (Development only). Set Stripe:SecretKey to a test key to use Stripe.")]
+        private static partial void LogOffline(ILogger logger);
     }
 }

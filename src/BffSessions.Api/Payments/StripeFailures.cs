@@ -7,7 +7,7 @@ public sealed class StripeTimeoutException(TimeSpan budget, Exception inner)
     public TimeSpan Budget { get; } = budget;
 }
 
-/// <summary>Too many Stripe calls are in flight (RateLimiting:StripeConcurrency): refuse rather than queue without bound.</summary>
+/// <summary>Too many Stripe calls are in flight (<see cref="StripeOptions.MaxCallsInFlight"/>): refuse rather than queue without bound.</summary>
 public sealed class StripeBusyException() : Exception("Too many Stripe calls in flight.");
 
 /// <summary>Stripe answered resource_missing for the customer: it was deleted (in the Dashboard, say).</summary>

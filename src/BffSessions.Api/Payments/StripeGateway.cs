@@ -1,81 +1,109 @@
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
-using BffSessions.Api.Customers;
-using BffSessions.Api.Identity;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Stripe;
 
 namespace BffSessions.Api.Payments;
 
+/// <summary>The Stripe calls this service makes, in its own small types; the seam the session issuer is tested against.</summary>
+public interface IStripeGateway
+{
+    /// <summary>
+    /// Creates the Stripe customer of <paramref name="owner"/> (or the one replacing <paramref name="replacing"/>,
+    /// deleted in Stripe), of the given kind.
+    /// </summary>
+    Task<CustomerRef> CreateCustomerAsync(CustomerOwner owner, string? replacing, CustomerKind kind, CancellationToken cancellationToken);
+
+    /// <summary>Creates a customer session for <paramref name="customer"/> with the given components.</summary>
+    /// <exception cref="StripeCustomerMissingException">Stripe no longer knows the customer.</exception>
+    Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken);
+}
+
 /// <summary>
-/// The only place that calls Stripe. Each call runs within the <see cref="StripeOptions.Timeout"/> budget
-/// (Stripe.net's retries included) and records Stripe's request id for the request log.
+/// The only place that calls Stripe, through Stripe.net's typed services. Each call runs within the
+/// <see cref="StripeOptions.Timeout"/> budget (Stripe.net's retries included), within the bound on calls in flight,
+/// and records Stripe's request id for the request log.
 /// </summary>
-public sealed class StripeGateway(
-    StripeClient client, IOptions<StripeOptions> options, IOptions<Hosting.RateLimitingOptions> limits, IDiagnosticContext diagnostics)
-    : IDisposable
+public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics)
+    : IStripeGateway, IDisposable
 {
     // A bound on Stripe calls in flight: past it a request is refused at once (503) instead of queueing without
     // bound behind a slow Stripe, tying up memory and connections.
     private readonly ConcurrencyLimiter _inFlight = new(new ConcurrencyLimiterOptions
     {
-        PermitLimit = limits.Value.StripeConcurrency,
+        PermitLimit = options.Value.MaxCallsInFlight,
         QueueLimit = 0,
     });
 
-    private readonly CustomerService _customers = new(client);
-    private readonly Stripe.V2.Core.AccountService _accounts = client.V2.Core.Accounts;
     private readonly TimeSpan _budget = options.Value.Timeout;
 
     /// <summary>
-    /// Creates the user's Stripe customer (or the one replacing <paramref name="replacing"/>, deleted in Stripe).
     /// The idempotency key is derived from the user id (and the replaced id), so a retried or racing creation gets
     /// the same customer back from Stripe for the 24 hours Stripe keeps keys; the map's lock is the lasting guard.
     /// </summary>
-    public async Task<CustomerRef> CreateCustomerAsync(SignedInUser user, string? replacing, CustomerKind kind, CancellationToken cancellationToken)
+    public async Task<CustomerRef> CreateCustomerAsync(CustomerOwner owner, string? replacing, CustomerKind kind, CancellationToken cancellationToken)
     {
-        var metadata = new Dictionary<string, string> { ["user_id"] = user.Id };
-        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(user.Id, replacing, kind) };
+        var metadata = new Dictionary<string, string> { ["user_id"] = owner.UserId };
+        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(owner.UserId, replacing, kind) };
         if (kind == CustomerKind.Account)
         {
             // POST /v2/core/accounts (JSON): an Account that is a customer — the customer configuration, no merchant.
             var account = new Stripe.V2.Core.AccountCreateOptions
             {
-                ContactEmail = user.Email,
-                DisplayName = user.Name ?? user.Email,
+                ContactEmail = owner.Email,
+                DisplayName = owner.Name ?? owner.Email,
                 Metadata = metadata,
                 Configuration = new Stripe.V2.Core.AccountCreateConfigurationOptions { Customer = new() },
             };
-            var created = await WithinBudgetAsync(token => _accounts.CreateAsync(account, request, token), cancellationToken);
+            var created = await WithinBudgetAsync(token => client.V2.Core.Accounts.CreateAsync(account, request, token), cancellationToken);
             return new CustomerRef(created.Id, CustomerKind.Account);
         }
 
-        var create = new CustomerCreateOptions { Email = user.Email, Name = user.Name, Metadata = metadata };
-        var customer = await WithinBudgetAsync(token => _customers.CreateAsync(create, request, token), cancellationToken);
+        var create = new CustomerCreateOptions { Email = owner.Email, Name = owner.Name, Metadata = metadata };
+        var customer = await WithinBudgetAsync(token => client.V1.Customers.CreateAsync(create, request, token), cancellationToken);
         return new CustomerRef(customer.Id, CustomerKind.Customer);
     }
 
     /// <summary>
-    /// Creates a session from the form <see cref="CustomerSessions.StripeComponents.ToStripeForm"/> wrote; throws
-    /// <see cref="StripeCustomerMissingException"/> when Stripe no longer knows the customer. Sent through Stripe.net's
-    /// raw request (its transport, headers, retries, idempotency and errors) with the form already encoded, and read
-    /// for the two fields the response needs: on this hot path Stripe.net's reflection-based options encoder alone took
-    /// about 15% of the service's CPU (docs/benchmarks.md).
+    /// POST /v1/customer_sessions with exactly one of <c>customer</c> or <c>customer_account</c>, by the kind the map
+    /// recorded. Stripe.net adds the idempotency key that its retries reuse.
     /// </summary>
-    public async Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, string form, CancellationToken cancellationToken)
+    public async Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
     {
+        var create = new CustomerSessionCreateOptions { Components = components };
+        if (customer.Kind == CustomerKind.Account)
+        {
+            create.CustomerAccount = customer.Id;
+        }
+        else
+        {
+            create.Customer = customer.Id;
+        }
+
+        CustomerSession session;
         try
         {
-            var response = await WithinBudgetAsync(
-                token => client.RawRequestAsync(HttpMethod.Post, "/v1/customer_sessions", form, cancellationToken: token), cancellationToken);
-            return CreatedSession.Parse(response.Content);
+            session = await WithinBudgetAsync(token => client.V1.CustomerSessions.CreateAsync(create, cancellationToken: token), cancellationToken);
         }
         catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" or "customer_account" })
         {
             throw new StripeCustomerMissingException(customer.Id, e);
         }
+
+        // A 200 without a usable secret or expiry is as broken as malformed JSON (which Stripe.net already turns
+        // into a StripeException): answered like any other bad answer from Stripe.
+        if (string.IsNullOrEmpty(session.ClientSecret) || session.ExpiresAt <= DateTime.UnixEpoch)
+        {
+            throw new StripeException(HttpStatusCode.OK, null, "Stripe answered with a customer session without a client secret or an expiry.")
+            {
+                StripeResponse = session.StripeResponse,
+            };
+        }
+
+        return new CreatedSession(session.ClientSecret, DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc));
     }
 
     public void Dispose() => _inFlight.Dispose();
@@ -90,7 +118,7 @@ public sealed class StripeGateway(
         + (replacing is null ? "" : "-replacing-" + replacing);
 
     private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
-        where T : class
+        where T : IStripeEntity
     {
         using var permit = _inFlight.AttemptAcquire();
         if (!permit.IsAcquired)
@@ -103,8 +131,7 @@ public sealed class StripeGateway(
         try
         {
             var result = await call(budget.Token);
-            var response = result as StripeResponse ?? (result as IStripeEntity)?.StripeResponse;
-            if (response?.RequestId is { } requestId)
+            if (result.StripeResponse?.RequestId is { } requestId)
             {
                 diagnostics.Set("StripeRequestId", requestId);
             }

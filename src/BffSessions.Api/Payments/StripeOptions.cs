@@ -21,6 +21,10 @@ public sealed class StripeOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:05:00")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>Stripe calls in flight at once, per instance; beyond it requests get 503 + Retry-After instead of queueing.</summary>
+    [Range(1, 100_000)]
+    public int MaxCallsInFlight { get; set; } = 256;
+
     /// <summary>Handed to the demo page; never a secret.</summary>
     public string? PublishableKey { get; set; }
 

@@ -1,21 +1,37 @@
+using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
+using BffSessions.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Mvc;
-using BffSessions.Api.Hosting;
 using Stripe;
 
 namespace BffSessions.Api.Payments;
 
+/// <summary>The problems a Stripe call can end in (see the README's error table).</summary>
+public static class PaymentProblemTypes
+{
+    public const string StripeError = ProblemTypes.Prefix + "stripe-error";
+    public const string StripeUnreachable = ProblemTypes.Prefix + "stripe-unreachable";
+    public const string StripeCredentialsRejected = ProblemTypes.Prefix + "stripe-credentials-rejected";
+    public const string StripeRateLimited = ProblemTypes.Prefix + "stripe-rate-limited";
+    public const string StripeBusy = ProblemTypes.Prefix + "stripe-busy";
+    public const string StripeTimeout = ProblemTypes.Prefix + "stripe-timeout";
+}
+
 /// <summary>
 /// Turns every way a Stripe call can fail into a problem for the front-end: 502 when Stripe said no or broke,
-/// 503 + Retry-After when Stripe rate-limits us, 504 when it did not answer in time. The problem carries the
-/// trace id and Stripe's request id (both useful to support); Stripe's message, error codes and our key stay
-/// in the log, never in the response.
+/// 503 + Retry-After when Stripe rate-limits us or too many calls are in flight, 504 when it did not answer in time.
+/// The problem carries the trace id and Stripe's request id (both useful to support); Stripe's message, error codes
+/// and our key stay in the log, never in the response.
 /// </summary>
 public sealed partial class StripeProblemHandler(IProblemDetailsService problems, ILogger<StripeProblemHandler> logger) : IExceptionHandler
 {
-    private const string RetryAfterSeconds = "1";
+    /// <summary>
+    /// When Stripe gives no Retry-After of its own: a second is about what a rate-limited Stripe account or a full
+    /// in-flight bound needs to drain, and short enough that a page retrying once does not feel broken.
+    /// </summary>
+    private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(1);
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
@@ -23,6 +39,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         {
             StripeTimeoutException timeout => Timeout(timeout),
             StripeBusyException => Busy(),
+            StripeCustomerMissingException missing => CustomerStillMissing(missing),
             StripeException { HttpStatusCode: HttpStatusCode.TooManyRequests } e => RateLimited(e),
             StripeException { StripeError.Type: "authentication_error" } or StripeException { HttpStatusCode: HttpStatusCode.Unauthorized } => Unauthorized((StripeException)exception),
             StripeException e => Failed(e),
@@ -34,52 +51,67 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
             return false;
         }
 
-        httpContext.Response.StatusCode = problem.Status!.Value;
         if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
-            httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
+            var retryAfter = (exception as StripeException)?.StripeResponse?.Headers?.RetryAfter?.Delta is { } hint && hint > TimeSpan.Zero ? hint : DefaultRetryAfter;
+            httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
 
-        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = httpContext, ProblemDetails = problem, Exception = exception });
+        await problems.WriteAsync(httpContext, problem, exception);
+        return true;
     }
 
     private ProblemDetails Timeout(StripeTimeoutException e)
     {
-        logger.LogError("Stripe did not answer within {StripeTimeout}", e.Budget);
-        return Problem(StatusCodes.Status504GatewayTimeout, ProblemTypes.StripeTimeout, "Stripe did not answer in time",
+        LogTimeout(logger, e.Budget);
+        return Problem(StatusCodes.Status504GatewayTimeout, PaymentProblemTypes.StripeTimeout, "Stripe did not answer in time",
             "The payment provider did not answer in time. Try again.", requestId: null);
     }
 
     private ProblemDetails RateLimited(StripeException e)
     {
-        logger.LogWarning("Stripe rate-limited the request ({StripeRequestId})", e.StripeResponse?.RequestId);
-        return Problem(StatusCodes.Status503ServiceUnavailable, ProblemTypes.StripeRateLimited, "Stripe is rate-limiting requests",
+        LogRateLimited(logger, e.StripeResponse?.RequestId);
+        return Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeRateLimited, "Stripe is rate-limiting requests",
             "The payment provider is rate-limiting requests. Retry after the time in the Retry-After header.", e.StripeResponse?.RequestId);
     }
 
     private ProblemDetails Unauthorized(StripeException e)
     {
         // Stripe's message for a bad key quotes part of the key, so only the request id is logged.
-        logger.LogCritical("Stripe rejected the API key: check Stripe:SecretKey ({StripeRequestId})", e.StripeResponse?.RequestId);
-        return Problem(StatusCodes.Status502BadGateway, ProblemTypes.StripeCredentialsRejected, "Stripe could not be used",
+        LogKeyRejected(logger, e.StripeResponse?.RequestId);
+        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeCredentialsRejected, "Stripe could not be used",
             "The payment provider rejected this service's credentials. The operators have been alerted.", e.StripeResponse?.RequestId);
     }
 
     private ProblemDetails Failed(StripeException e)
     {
-        logger.LogError(
-            "Stripe answered {StripeStatus} {StripeErrorType}/{StripeErrorCode} on {StripeErrorParam}: {StripeMessage} ({StripeRequestId})",
-            (int)e.HttpStatusCode, e.StripeError?.Type, e.StripeError?.Code, e.StripeError?.Param, Redact(e.StripeError?.Message), e.StripeResponse?.RequestId);
-        return Problem(StatusCodes.Status502BadGateway, ProblemTypes.StripeError, "Stripe could not complete the request",
+        LogFailed(logger, (int)e.HttpStatusCode, e.StripeError?.Type, e.StripeError?.Code, e.StripeError?.Param, Redact(e.StripeError?.Message), e.StripeResponse?.RequestId);
+        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError, "Stripe could not complete the request",
             "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.",
             e.StripeResponse?.RequestId);
     }
 
+    /// <summary>The customer was replaced once and Stripe still says it is missing: something is wrong beyond self-healing.</summary>
+    private ProblemDetails CustomerStillMissing(StripeCustomerMissingException e)
+    {
+        var requestId = (e.InnerException as StripeException)?.StripeResponse?.RequestId;
+        LogStillMissing(logger, e.CustomerId, requestId);
+        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError, "Stripe could not complete the request",
+            "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.", requestId);
+    }
+
     private ProblemDetails Unreachable(HttpRequestException e)
     {
-        logger.LogError("Stripe could not be reached: {Reason}", e.HttpRequestError);
-        return Problem(StatusCodes.Status502BadGateway, ProblemTypes.StripeUnreachable, "Stripe could not be reached",
+        LogUnreachable(logger, e.HttpRequestError);
+        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeUnreachable, "Stripe could not be reached",
             "The payment provider could not be reached. Try again.", requestId: null);
+    }
+
+    private ProblemDetails Busy()
+    {
+        LogBusy(logger);
+        return Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy, "Too many Stripe calls in flight",
+            "The service is at its limit of concurrent payment-provider calls. Retry after the time in the Retry-After header.", requestId: null);
     }
 
     /// <summary>Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value): mask them.</summary>
@@ -88,16 +120,9 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|\bBearer\s+\S+")]
     private static partial Regex SecretLike();
 
-    private ProblemDetails Busy()
-    {
-        logger.LogWarning("Refused a Stripe call: the in-flight limit (RateLimiting:StripeConcurrency) is reached");
-        return Problem(StatusCodes.Status503ServiceUnavailable, ProblemTypes.StripeBusy, "Too many Stripe calls in flight",
-            "The service is at its limit of concurrent payment-provider calls. Retry after the time in the Retry-After header.", requestId: null);
-    }
-
     private static ProblemDetails Problem(int status, string type, string title, string detail, string? requestId)
     {
-        var problem = new ProblemDetails { Status = status, Type = type, Title = title, Detail = detail };
+        var problem = Problems.Create(status, type, title, detail);
         if (requestId is not null)
         {
             problem.Extensions["stripeRequestId"] = requestId;
@@ -105,4 +130,28 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
         return problem;
     }
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, Message = "Stripe did not answer within {StripeTimeout}")]
+    private static partial void LogTimeout(ILogger logger, TimeSpan stripeTimeout);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Stripe rate-limited the request ({StripeRequestId})")]
+    private static partial void LogRateLimited(ILogger logger, string? stripeRequestId);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Critical, Message = "Stripe rejected the API key: check Stripe:SecretKey ({StripeRequestId})")]
+    private static partial void LogKeyRejected(ILogger logger, string? stripeRequestId);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Error,
+        Message = "Stripe answered {StripeStatus} {StripeErrorType}/{StripeErrorCode} on {StripeErrorParam}: {StripeMessage} ({StripeRequestId})")]
+    private static partial void LogFailed(ILogger logger, int stripeStatus, string? stripeErrorType, string? stripeErrorCode, string? stripeErrorParam,
+        string? stripeMessage, string? stripeRequestId);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Error, Message = "Stripe could not be reached: {Reason}")]
+    private static partial void LogUnreachable(ILogger logger, HttpRequestError reason);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Refused a Stripe call: the in-flight limit (Stripe:MaxCallsInFlight) is reached")]
+    private static partial void LogBusy(ILogger logger);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Error,
+        Message = "Stripe does not know customer {CustomerId} even after it was replaced ({StripeRequestId})")]
+    private static partial void LogStillMissing(ILogger logger, string customerId, string? stripeRequestId);
 }

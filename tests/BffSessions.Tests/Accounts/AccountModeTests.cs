@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using BffSessions.Api.Customers;
 using BffSessions.Api.Payments;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;

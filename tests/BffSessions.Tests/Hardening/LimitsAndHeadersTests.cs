@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
-using BffSessions.Api.Hosting;
+using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
 
@@ -47,7 +48,7 @@ public sealed class LimitsAndHeadersTests : StandInTest
     [Fact]
     public async Task Past_the_bound_on_Stripe_calls_in_flight_requests_get_503_with_Retry_After_instead_of_queueing()
     {
-        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["RateLimiting:StripeConcurrency"] = "2" });
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Stripe:MaxCallsInFlight"] = "2" });
         var users = Enumerable.Range(0, 6).Select(i => $"busy-user-{i}").ToList();
         foreach (var user in users)
         {
@@ -82,7 +83,7 @@ public sealed class LimitsAndHeadersTests : StandInTest
         Assert.Equal(2, results.Count(r => r.StatusCode == HttpStatusCode.OK));
         var busy = results.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
         Assert.Equal(4, busy.Count);
-        Assert.All(busy, r => Assert.Equal(ProblemTypes.StripeBusy, r.Type));
+        Assert.All(busy, r => Assert.Equal(PaymentProblemTypes.StripeBusy, r.Type));
         Assert.All(busy, r => Assert.NotNull(r.RetryAfter));
     }
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Http.Json;
-using BffSessions.Api.Hosting;
+using BffSessions.Api.Payments;
 using BffSessions.Tests.Infrastructure;
 
 namespace BffSessions.Tests.Hardening;
@@ -55,7 +55,7 @@ public sealed class LoadTests : StandInTest
         // No 5xx but the documented 502 (Stripe still failing after Stripe.net's retries: about 0.1% of calls).
         Assert.Equal(Requests, answers.Count);
         var failures = answers.Where(a => a.Status != HttpStatusCode.OK).ToList();
-        Assert.All(failures, f => Assert.Equal((HttpStatusCode.BadGateway, ProblemTypes.StripeError), (f.Status, f.Type)));
+        Assert.All(failures, f => Assert.Equal((HttpStatusCode.BadGateway, PaymentProblemTypes.StripeError), (f.Status, f.Type)));
         Assert.True(failures.Count < Requests / 100, $"{failures.Count} requests failed");
 
         // No duplicate customers, and every user's map entry is the one customer Stripe holds for them.

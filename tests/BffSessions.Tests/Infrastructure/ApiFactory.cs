@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using System.Text;
-using BffSessions.Api.Customers;
+using BffSessions.Api.Data;
+using BffSessions.Api.Payments;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
@@ -137,7 +138,7 @@ public class ApiFactory : WebApplicationFactory<Program>
     /// <summary>The user's row in this host's customer map, as the service stored it (or null).</summary>
     public async Task<(string CustomerId, CustomerKind Kind)?> StoredLinkAsync(string userId)
     {
-        await using var db = await Services.GetRequiredService<IDbContextFactory<CustomersDbContext>>().CreateDbContextAsync();
+        await using var db = await Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
         var link = await db.CustomerLinks.AsNoTracking().SingleOrDefaultAsync(l => l.UserId == userId);
         return link is null ? null : (link.CustomerId, link.Kind);
     }

@@ -1,0 +1,30 @@
+using BffSessions.Api.Customers;
+using BffSessions.Api.Payments;
+
+namespace BffSessions.Api.CustomerSessions;
+
+/// <summary>
+/// Issues a customer session for a user: resolve their customer, create the session, and — when Stripe says the
+/// customer was deleted (in the Dashboard, say) — replace it once and try once more. A second "deleted" for the
+/// replacement is not healed again: it escapes as <see cref="StripeCustomerMissingException"/>, a 502.
+/// </summary>
+public sealed class CustomerSessionIssuer(ICustomerResolver customers, IStripeGateway stripe)
+{
+    public async Task<IssuedSession> IssueAsync(CustomerOwner owner, SessionComponents components, CancellationToken cancellationToken)
+    {
+        var options = components.ToStripeOptions();
+        var customer = await customers.ResolveAsync(owner, cancellationToken);
+        try
+        {
+            return new IssuedSession(customer, await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken));
+        }
+        catch (StripeCustomerMissingException missing)
+        {
+            customer = await customers.ReplaceMissingAsync(owner, missing.CustomerId, cancellationToken);
+            return new IssuedSession(customer, await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken));
+        }
+    }
+}
+
+/// <summary>The session, and the customer it was created for.</summary>
+public sealed record IssuedSession(CustomerRef Customer, CreatedSession Session);

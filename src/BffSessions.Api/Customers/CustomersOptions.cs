@@ -1,0 +1,21 @@
+using System.ComponentModel.DataAnnotations;
+using BffSessions.Api.Payments;
+
+namespace BffSessions.Api.Customers;
+
+/// <summary>The <c>Customers</c> section: what new users become in Stripe, and the in-memory map in front of the database.</summary>
+public sealed class CustomersOptions
+{
+    public const string SectionName = "Customers";
+
+    /// <summary>What a new user becomes in Stripe; users already in the map keep the kind they have.</summary>
+    public CustomerKind Kind { get; set; } = CustomerKind.Customer;
+
+    /// <summary>Most users kept in memory; the least recently added are dropped first when it is full.</summary>
+    [Range(1, 10_000_000)]
+    public int CacheSize { get; set; } = 100_000;
+
+    /// <summary>How long a user's customer id is trusted from memory before the database is asked again.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromMinutes(10);
+}

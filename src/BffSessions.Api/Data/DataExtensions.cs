@@ -1,0 +1,104 @@
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Api.Data;
+
+public static class DataExtensions
+{
+    public static IHostApplicationBuilder AddDatabase(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DatabaseOptions>()
+            .BindConfiguration(DatabaseOptions.SectionName)
+            .Configure<IConfiguration>((options, configuration) =>
+                options.ConnectionString = configuration.GetConnectionString(DatabaseOptions.ConnectionStringName))
+            .ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<DatabaseOptions>, DatabaseOptionsValidator>();
+
+        // The provider picks the context type (and so the migrations), so it is bound here, while registering,
+        // from the same section the options above read.
+        switch (ReadProvider(builder.Configuration))
+        {
+            case DatabaseProvider.Postgres:
+                // Connections broken by a server restart fail once and are retried on a fresh one, so the first
+                // requests after an outage succeed instead of answering 503.
+                AddContext<PostgresAppDbContext>(builder, (db, connection) => db.UseNpgsql(connection, npgsql =>
+                    npgsql.EnableRetryOnFailure(maxRetryCount: 2, maxRetryDelay: TimeSpan.FromMilliseconds(500), errorCodesToAdd: null)));
+                break;
+            default:
+                AddContext<SqliteAppDbContext>(builder, (db, connection) => db.UseSqlite(connection));
+                break;
+        }
+
+        // Data Protection, configured here alone: the keys that encrypt cookies live in this database under one
+        // application name, so every instance that shares it can read every other instance's cookies.
+        builder.Services.AddDataProtection()
+            .SetApplicationName("BffSessions")
+            .PersistKeysToDbContext<AppDbContext>();
+        builder.Services.AddExceptionHandler<DatabaseProblemHandler>();
+        builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
+        return builder;
+    }
+
+    /// <summary>Brings the schema up to date before the first request, unless Database:MigrateOnStartup is false.</summary>
+    public static async Task MigrateDatabaseAsync(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+        if (!options.MigrateOnStartup)
+        {
+            return;
+        }
+
+        var databases = app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
+        await using var db = await databases.CreateDbContextAsync();
+        if (options.Provider == DatabaseProvider.Sqlite
+            && Path.GetDirectoryName(Path.GetFullPath(new SqliteConnectionStringBuilder(options.ConnectionString).DataSource)) is { } directory)
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        await db.Database.MigrateAsync();
+    }
+
+    private static DatabaseProvider ReadProvider(IConfiguration configuration)
+    {
+        const string unsupported = "Database:Provider is not supported; use Sqlite or Postgres.";
+        DatabaseProvider provider;
+        try
+        {
+            provider = configuration.GetSection(DatabaseOptions.SectionName).Get<DatabaseOptions>()?.Provider ?? DatabaseProvider.Sqlite;
+        }
+        catch (InvalidOperationException e)
+        {
+            // The binder's message names the value: "Failed to convert configuration value 'Oracle' at 'Database:Provider' …".
+            throw new InvalidOperationException($"{unsupported} {e.Message}", e);
+        }
+
+        // The binder also takes numbers ("7") for an enum: only the named providers are real.
+        return Enum.IsDefined(provider) ? provider : throw new InvalidOperationException($"{unsupported} Got {(int)provider}.");
+    }
+
+    /// <summary>
+    /// A pooled factory for the provider's context, exposed as the shared base type, plus a scoped instance for
+    /// Data Protection's key store.
+    /// </summary>
+    private static void AddContext<TContext>(IHostApplicationBuilder builder, Action<DbContextOptionsBuilder, string> configure)
+        where TContext : AppDbContext
+    {
+        builder.Services.AddPooledDbContextFactory<TContext>((services, db) =>
+            configure(db, services.GetRequiredService<IOptions<DatabaseOptions>>().Value.ConnectionString!));
+        builder.Services.AddSingleton<IDbContextFactory<AppDbContext>>(services =>
+            new BaseTypeFactory<TContext>(services.GetRequiredService<IDbContextFactory<TContext>>()));
+        builder.Services.AddScoped<AppDbContext>(services => services.GetRequiredService<IDbContextFactory<TContext>>().CreateDbContext());
+    }
+
+    private sealed class BaseTypeFactory<TContext>(IDbContextFactory<TContext> inner) : IDbContextFactory<AppDbContext>
+        where TContext : AppDbContext
+    {
+        public AppDbContext CreateDbContext() => inner.CreateDbContext();
+
+        public async Task<AppDbContext> CreateDbContextAsync(CancellationToken cancellationToken = default) =>
+            await inner.CreateDbContextAsync(cancellationToken);
+    }
+}

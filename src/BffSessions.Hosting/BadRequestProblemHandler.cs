@@ -1,0 +1,63 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Hosting;
+
+/// <summary>
+/// Answers a request the framework could not bind — malformed JSON, a wrong JSON type, an unknown member,
+/// an empty body, a non-JSON content type — with a problem that names the JSON path, never a 500.
+/// </summary>
+public sealed partial class BadRequestProblemHandler(IProblemDetailsService problems, IOptions<RequestLimitsOptions> limits) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        if (exception is not BadHttpRequestException badRequest)
+        {
+            return false;
+        }
+
+        ProblemDetails problem = badRequest.StatusCode == StatusCodes.Status413PayloadTooLarge
+            ? RequestLimits.TooLarge(limits.Value.MaxBodyBytes)
+            : InvalidBody(badRequest);
+        problem.Status = badRequest.StatusCode;
+        await problems.WriteAsync(httpContext, problem, exception);
+        return true;
+    }
+
+    private static HttpValidationProblemDetails InvalidBody(BadHttpRequestException exception)
+    {
+        var (path, message) = exception.InnerException switch
+        {
+            JsonException { InnerException: JsonException } json => (ToJsonPath(json.Path), "The body is not valid JSON."),
+            JsonException json when UnknownMember().IsMatch(json.Message) =>
+                (ToJsonPath(json.Path), "This member is not part of the request; remove it."),
+            JsonException json when DuplicateMember().IsMatch(json.Message) =>
+                (ToJsonPath(json.Path), "This member appears more than once."),
+            JsonException json => (ToJsonPath(json.Path), "The value has the wrong JSON type."),
+            _ when exception.Message.Contains("provided", StringComparison.Ordinal) => ("", "A JSON body is required."),
+            _ => ("", "The request body could not be read."),
+        };
+        return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path.Length == 0 ? "$" : path] = [message] })
+        {
+            Type = ProblemTypes.InvalidBody,
+            Title = "Invalid request body",
+            Detail = "The body could not be read as this endpoint's request.",
+        };
+    }
+
+    /// <summary>System.Text.Json's "$.components['paymentElement'].enabled" becomes "components.paymentElement.enabled".</summary>
+    private static string ToJsonPath(string? path) =>
+        string.IsNullOrEmpty(path) ? "" : BracketedName().Replace(path, ".$1").TrimStart('$').TrimStart('.');
+
+    [GeneratedRegex(@"\['([^']*)'\]")]
+    private static partial Regex BracketedName();
+
+    [GeneratedRegex(@"^The JSON property '[^']*' could not be mapped")]
+    private static partial Regex UnknownMember();
+
+    [GeneratedRegex(@"[Dd]uplicate")]
+    private static partial Regex DuplicateMember();
+}

@@ -1,0 +1,44 @@
+using Serilog;
+
+namespace BffSessions.Hosting;
+
+public static class LoggingExtensions
+{
+    public static IHostApplicationBuilder AddLogging(this IHostApplicationBuilder builder)
+    {
+        // Configured inside AddSerilog, not as a frozen bootstrap logger, so WebApplicationFactory can
+        // build the host many times (serilog-aspnetcore #251); each host keeps its own logger rather than
+        // the static Log.Logger, so hosts side by side do not steal each other's events. ReadFrom.Services
+        // picks up sinks that tests register.
+        builder.Services.AddSerilog(
+            (services, logger) => logger
+                .ReadFrom.Configuration(builder.Configuration)
+                .ReadFrom.Services(services),
+            preserveStaticLogger: true);
+        return builder;
+    }
+
+    /// <summary>
+    /// One line per request: method, route, status and elapsed time, plus what features add to Serilog's
+    /// <see cref="IDiagnosticContext"/> (the user id, Stripe's request id). Bodies, headers and query strings are
+    /// never logged: they carry tokens and client secrets.
+    /// </summary>
+    public static WebApplication UseRequestLogging(this WebApplication app)
+    {
+        app.UseSerilogRequestLogging(options =>
+        {
+            options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
+            options.MessageTemplate =
+                "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms";
+            options.IncludeQueryInRequestPath = false;
+            options.EnrichDiagnosticContext = (diagnostics, http) =>
+            {
+                if (http.GetEndpoint() is RouteEndpoint route)
+                {
+                    diagnostics.Set("Route", route.RoutePattern.RawText);
+                }
+            };
+        });
+        return app;
+    }
+}

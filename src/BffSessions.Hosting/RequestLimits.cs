@@ -1,0 +1,89 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Hosting;
+
+/// <summary>The <c>RequestLimits</c> section.</summary>
+public sealed class RequestLimitsOptions
+{
+    public const string SectionName = "RequestLimits";
+
+    /// <summary>The largest request body accepted; a customer session request is a few hundred bytes.</summary>
+    [Range(1024, 10 * 1024 * 1024)]
+    public long MaxBodyBytes { get; set; } = 16 * 1024;
+}
+
+/// <summary>Lets an endpoint accept bodies larger than <see cref="RequestLimitsOptions.MaxBodyBytes"/>, up to its own cap.</summary>
+public sealed record LargerBodyAllowed(long MaxBytes);
+
+public static class RequestLimits
+{
+    public static IHostApplicationBuilder AddRequestLimits(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<RequestLimitsOptions>()
+            .BindConfiguration(RequestLimitsOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<RequestLimitsOptions>>((kestrel, limits) =>
+        {
+            // Reading past the limit throws a 413 BadHttpRequestException, answered as a problem.
+            kestrel.Limits.MaxRequestBodySize = limits.Value.MaxBodyBytes;
+            // Nothing to gain from telling scanners which server this is.
+            kestrel.AddServerHeader = false;
+        });
+        return builder;
+    }
+
+    /// <summary>
+    /// A declared body over the limit is refused before anything reads it; bodies without a length are cut by the
+    /// server's own limit while being read. Every response says nosniff; outside Development, HTTPS is enforced.
+    /// </summary>
+    public static WebApplication UseRequestLimits(this WebApplication app)
+    {
+        app.UseMiddleware<BodyLimitMiddleware>();
+        if (!app.Environment.IsDevelopment())
+        {
+            // Behind a TLS-terminating proxy, set ASPNETCORE_FORWARDEDHEADERS_ENABLED=true so requests it forwarded
+            // over HTTPS count as HTTPS here.
+            app.UseHsts();
+            app.UseHttpsRedirection();
+        }
+
+        return app;
+    }
+
+    public static ProblemDetails TooLarge(long maxBytes) => Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemTypes.BodyTooLarge,
+        "Request body too large", $"The request body may be at most {maxBytes} bytes.");
+
+    private sealed class BodyLimitMiddleware(RequestDelegate next, IOptions<RequestLimitsOptions> options, IProblemDetailsService problems)
+    {
+        private readonly long _maxBody = options.Value.MaxBodyBytes;
+
+        public async Task InvokeAsync(HttpContext http)
+        {
+            http.Response.OnStarting(static state =>
+            {
+                ((HttpResponse)state).Headers.XContentTypeOptions = "nosniff";
+                return Task.CompletedTask;
+            }, http.Response);
+
+            // WebApplication routes before any middleware of ours, so an endpoint's own cap is known here.
+            var maxBody = http.GetEndpoint()?.Metadata.GetMetadata<LargerBodyAllowed>()?.MaxBytes ?? _maxBody;
+            if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            {
+                size.MaxRequestBodySize = maxBody;
+            }
+
+            if (http.Request.ContentLength > maxBody)
+            {
+                await problems.WriteAsync(http, TooLarge(maxBody));
+                return;
+            }
+
+            await next(http);
+        }
+    }
+}
