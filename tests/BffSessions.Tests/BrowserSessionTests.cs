@@ -83,13 +83,14 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var client = Api.CreateApiClient();
         (await SignInAsync(client, "no-header-user")).Dispose();
         var sessionsBefore = fixture.Stripe.RequestsTo("/v1/customer_sessions").Count;
+        var firstLogLine = fixture.Logs.Lines.Count;
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
         Assert.Contains("X-CSRF: 1", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(sessionsBefore, fixture.Stripe.RequestsTo("/v1/customer_sessions").Count);
-        Assert.Contains(fixture.Logs.Lines, l => l.Contains("without the \"X-CSRF\" header", StringComparison.Ordinal));
+        Assert.Contains(fixture.Logs.Lines.Skip(firstLogLine), l => l.Contains("without the \"X-CSRF\" header", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -150,20 +151,12 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
     [InlineData("//evil.example/")]
     [InlineData("/\\evil.example/")]
     [InlineData("javascript:alert(1)")]
-    [InlineData("/%09/evil.example")]
     public async Task Sign_in_refuses_a_returnUrl_that_leaves_the_site(string returnUrl)
     {
         using var client = Api.CreateApiClient();
 
         using var form = await client.GetAsync($"/bff/login?returnUrl={Uri.EscapeDataString(returnUrl)}");
         using var post = await SignInAsync(client, "redirect-user", returnUrl: returnUrl);
-
-        if (returnUrl.StartsWith("/%09", StringComparison.Ordinal))
-        {
-            // "%09" stays encoded in a path: it is a local path, and the browser stays on this site.
-            Assert.Equal(HttpStatusCode.OK, form.StatusCode);
-            return;
-        }
 
         await HttpAssert.ProblemAsync(form, HttpStatusCode.BadRequest);
         await HttpAssert.ProblemAsync(post, HttpStatusCode.BadRequest);

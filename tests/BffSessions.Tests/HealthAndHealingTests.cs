@@ -39,7 +39,28 @@ public sealed class HealthAndHealingTests(ServiceFixture fixture) : ServiceTest(
         Assert.NotEqual(original, replacement);
         Assert.Equal(2, Stripe.RequestsTo("/v1/customers").Count);
         Assert.Equal(replacement, (await Api.StoredLinkAsync(userId))?.CustomerId);
-        Assert.Contains(Fixture.Logs.Lines, l => l.Contains($"Customer \"{original}\" of user \"{userId}\" is gone from Stripe", StringComparison.Ordinal));
+        Assert.Contains(LogLines, l => l.Contains($"Customer \"{original}\" of user \"{userId}\" is gone from Stripe", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_replacement_Stripe_does_not_know_either_is_a_502_problem_not_a_second_replacement()
+    {
+        var userId = NewUserId();
+        using var client = Api.CreateClientFor(userId);
+        var original = await CustomerOfSessionAsync(client);
+        Stripe.Reset();
+        Stripe.Override("/v1/customer_sessions", (request, _) => StripeStandIn.Error(400, "invalid_request_error", "resource_missing",
+            $"No such customer: '{request.Form["customer"]}'", "customer"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(BffSessions.Api.Payments.PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Single(Stripe.RequestsTo("/v1/customers"));
+        Assert.Equal(2, Stripe.RequestsTo("/v1/customer_sessions").Count);
+        var replacement = (await Api.StoredLinkAsync(userId))?.CustomerId;
+        Assert.NotEqual(original, replacement);
+        Assert.Contains(LogLines, l => l.Contains($"does not know customer \"{replacement}\" even after it was replaced", StringComparison.Ordinal));
     }
 
     private static async Task<string> CustomerOfSessionAsync(HttpClient client)

@@ -55,10 +55,23 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
         Assert.Equal(PaymentProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
-        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta); // Stripe gave no hint: our default
         Assert.Single(Stripe.RequestsTo(SessionsPath)); // Stripe.net does not retry a 429 without Stripe-Should-Retry
         AssertLogged(LogEventLevel.Warning, "Stripe rate-limited the request");
         Assert.True(problem.TryGetProperty("stripeRequestId", out _));
+    }
+
+    [Fact]
+    public async Task Stripes_own_Retry_After_is_passed_on_to_the_front_end()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => new WithHeader("Retry-After", "7",
+            StripeStandIn.Error(429, "invalid_request_error", "rate_limit", "Too many requests.")));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(TimeSpan.FromSeconds(7), response.Headers.RetryAfter?.Delta);
     }
 
     [Fact]
@@ -92,7 +105,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
         Assert.Equal(PaymentProblemTypes.StripeCredentialsRejected, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("API Key", problem.ToString(), StringComparison.OrdinalIgnoreCase);
-        Assert.Contains(Fixture.Logs.Events, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
+        Assert.Contains(LogEvents, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -107,7 +120,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("unknown parameter", problem.ToString(), StringComparison.Ordinal);
         var requestId = problem.GetProperty("stripeRequestId").GetString()!;
-        Assert.Contains(Fixture.Logs.Lines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
+        Assert.Contains(LogLines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
     }
 
     [Theory]
@@ -133,7 +146,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
     public async Task Stripe_rate_limiting_that_asks_for_a_retry_is_retried_by_Stripe_net_and_then_answered_with_503()
     {
         using var client = await WarmClientAsync();
-        Stripe.Override(SessionsPath, (_, _) => new ShouldRetry(StripeStandIn.Error(429, "invalid_request_error", "lock_timeout", "Too many requests.")));
+        Stripe.Override(SessionsPath, (_, _) => new WithHeader("Stripe-Should-Retry", "true", StripeStandIn.Error(429, "invalid_request_error", "lock_timeout", "Too many requests.")));
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
@@ -193,14 +206,14 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
     }
 
     private void AssertLogged(LogEventLevel level, string text) =>
-        Assert.Contains(Fixture.Logs.Events, e => e.Level == level && e.RenderMessage().Contains(text, StringComparison.Ordinal));
+        Assert.Contains(LogEvents, e => e.Level == level && e.RenderMessage().Contains(text, StringComparison.Ordinal));
 
-    /// <summary>Stripe's header that tells its libraries a request may be retried.</summary>
-    private sealed class ShouldRetry(IResult inner) : IResult
+    /// <summary>An answer with one more header.</summary>
+    private sealed class WithHeader(string name, string value, IResult inner) : IResult
     {
         public Task ExecuteAsync(HttpContext httpContext)
         {
-            httpContext.Response.Headers["Stripe-Should-Retry"] = "true";
+            httpContext.Response.Headers[name] = value;
             return inner.ExecuteAsync(httpContext);
         }
     }

@@ -6,7 +6,18 @@ using BffSessions.Tests.Infrastructure;
 
 namespace BffSessions.Tests.Hardening;
 
+/// <summary>
+/// The load test fills both cores for a while. It runs alone, after every other collection: beside it, tests that
+/// measure time (the Stripe budget, a hung call beside healthy traffic) would measure the load test instead.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class RunsAlone
+{
+    public const string Name = "Runs alone";
+}
+
 /// <summary>Load with an unreliable Stripe: nothing lost, nothing duplicated, nothing leaked.</summary>
+[Collection(RunsAlone.Name)]
 public sealed class LoadTests : StandInTest
 {
     private const int Users = 500;
@@ -32,6 +43,7 @@ public sealed class LoadTests : StandInTest
                 : Stripe.Default(request));
         }
 
+        var othersBefore = StripeStandIn.RequestsToAnyStandIn - Stripe.RequestsHandled;
         var userIds = Enumerable.Range(0, Users).Select(i => $"load-user-{i:D3}").ToArray();
         var clients = userIds.ToDictionary(u => u, u => api.CreateClientFor(u));
         var work = Enumerable.Range(0, Requests).Select(i => userIds[i % Users]).OrderBy(_ => Random.Shared.Next()).ToList();
@@ -51,6 +63,9 @@ public sealed class LoadTests : StandInTest
         {
             client.Dispose();
         }
+
+        // It ran alone: no other test's host called Stripe meanwhile (see RunsAlone).
+        Assert.Equal(othersBefore, StripeStandIn.RequestsToAnyStandIn - Stripe.RequestsHandled);
 
         // No 5xx but the documented 502 (Stripe still failing after Stripe.net's retries: about 0.1% of calls).
         Assert.Equal(Requests, answers.Count);

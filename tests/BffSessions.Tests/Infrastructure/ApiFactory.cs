@@ -4,6 +4,7 @@ using BffSessions.Api.Data;
 using BffSessions.Api.Payments;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.AspNetCore.Mvc.Testing.Handlers;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -30,9 +31,18 @@ public class ApiFactory : WebApplicationFactory<Program>
 
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-tests-{Guid.NewGuid():N}.db");
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
 
-    public ApiFactory(StripeStandIn stripe, LogCapture logs, string environment = "Test", IDictionary<string, string?>? settings = null)
+    /// <summary>A host against <paramref name="stripe"/>; <paramref name="settings"/> override the defaults above.</summary>
+    /// <param name="stripe">The Stripe stand-in the host calls.</param>
+    /// <param name="logs">Where every log event goes.</param>
+    /// <param name="environment">The host environment (Test unless said).</param>
+    /// <param name="settings">Settings beyond, or instead of, the defaults.</param>
+    /// <param name="services">Changes to the service's registrations, applied after its own.</param>
+    public ApiFactory(StripeStandIn stripe, LogCapture logs, string environment = "Test", IDictionary<string, string?>? settings = null,
+        Action<IServiceCollection>? services = null)
     {
+        _services = services;
         Stripe = stripe;
         Logs = logs;
         Environment = environment;
@@ -74,6 +84,10 @@ public class ApiFactory : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
         builder.ConfigureServices(services => services.AddSingleton<ILogEventSink>(Logs));
+        if (_services is not null)
+        {
+            builder.ConfigureTestServices(_services);
+        }
     }
 
     protected override void ConfigureClient(HttpClient client)

@@ -5,7 +5,10 @@ namespace BffSessions.Tests.Infrastructure;
 
 public static class HttpAssert
 {
-    /// <summary>Asserts an RFC 9457 problem with the status, a trace id, and no secret in the body; returns the body.</summary>
+    /// <summary>
+    /// Asserts an RFC 9457 problem with the status, one of the service's urn:bffsessions:problem types, a trace id, and
+    /// no secret in the body; returns the body. Every test that meets a problem checks the contract this way.
+    /// </summary>
     public static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode status)
     {
         var text = await response.Content.ReadAsStringAsync();
@@ -14,6 +17,7 @@ public static class HttpAssert
         Assert.Empty(Secrets.FoundIn([text]));
         var problem = JsonDocument.Parse(text).RootElement.Clone();
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
+        Assert.StartsWith(BffSessions.Hosting.ProblemTypes.Prefix, problem.GetProperty("type").GetString(), StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
         return problem;
     }

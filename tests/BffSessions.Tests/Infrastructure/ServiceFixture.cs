@@ -46,6 +46,15 @@ public abstract class ServiceTest(ServiceFixture fixture) : IAsyncLifetime
 
     private int _firstLogLine;
 
+    /// <summary>
+    /// The log lines this test wrote: tests of one collection run one at a time, so everything since the test
+    /// began is its own, and an assertion cannot pass on a line an earlier test left behind.
+    /// </summary>
+    protected IReadOnlyList<string> LogLines => Fixture.Logs.Lines.Skip(_firstLogLine).ToList();
+
+    /// <summary>The log events this test wrote (see <see cref="LogLines"/>).</summary>
+    protected IReadOnlyList<Serilog.Events.LogEvent> LogEvents => Fixture.Logs.Events.Skip(_firstLogLine).ToList();
+
     public Task InitializeAsync()
     {
         Stripe.Reset();
@@ -55,7 +64,7 @@ public abstract class ServiceTest(ServiceFixture fixture) : IAsyncLifetime
 
     public Task DisposeAsync()
     {
-        Assert.Empty(Secrets.FoundIn(Fixture.Logs.Lines.Skip(_firstLogLine)));
+        Assert.Empty(Secrets.FoundIn(LogLines));
         return Task.CompletedTask;
     }
 }

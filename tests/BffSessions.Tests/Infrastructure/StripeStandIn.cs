@@ -32,8 +32,11 @@ public sealed class StripeStandIn : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Lazy<JsonObject>> _replays = new();
     private readonly ConcurrentQueue<string> _issuedSecrets = new();
 
+    private static long s_requestsToAnyStandIn;
+
     private int _openConnections;
     private int _totalConnections;
+    private long _requestsHandled;
 
     private StripeStandIn(WebApplication app) => _app = app;
 
@@ -51,6 +54,12 @@ public sealed class StripeStandIn : IAsyncDisposable
     public Uri BaseAddress { get; private set; } = null!;
 
     public IReadOnlyCollection<StripeRequest> Requests => _requests.ToArray();
+
+    /// <summary>Requests every stand-in of this test run has answered: how a test can tell that others ran beside it.</summary>
+    public static long RequestsToAnyStandIn => Interlocked.Read(ref s_requestsToAnyStandIn);
+
+    /// <summary>Requests this stand-in has answered since it started (<see cref="Reset"/> does not clear it).</summary>
+    public long RequestsHandled => Interlocked.Read(ref _requestsHandled);
 
     public static async Task<StripeStandIn> StartAsync()
     {
@@ -119,6 +128,8 @@ public sealed class StripeStandIn : IAsyncDisposable
         var json = http.Request.HasJsonContentType() ? (await JsonNode.ParseAsync(http.Request.Body))?.AsObject() : null;
         var request = new StripeRequest(http.Request.Method, http.Request.Path.Value ?? "", form, headers, json);
         _requests.Enqueue(request);
+        Interlocked.Increment(ref _requestsHandled);
+        Interlocked.Increment(ref s_requestsToAnyStandIn);
         http.Response.Headers["Request-Id"] = "req_standin_" + RandomId(12);
 
         var attempt = _attempts.AddOrUpdate(request.Path, 1, (_, n) => n + 1);
