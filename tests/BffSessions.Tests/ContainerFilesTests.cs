@@ -1,4 +1,5 @@
 using System.Text.Json;
+using BffSessions.Tests.Infrastructure;
 using YamlDotNet.RepresentationModel;
 
 namespace BffSessions.Tests;
@@ -11,7 +12,7 @@ public sealed class ContainerFilesTests
 {
     private static readonly string[] SecretNames = ["SecretKey", "Password", "ClientSecret"];
 
-    private static readonly string Root = FindRepositoryRoot();
+    private static readonly string Root = Repository.Root;
 
     [Fact]
     public void Every_variable_compose_sets_on_the_api_binds_to_a_setting()
@@ -121,17 +122,5 @@ public sealed class ContainerFilesTests
         var lastFrom = instructions.FindLastIndex(line => line.StartsWith("FROM ", StringComparison.OrdinalIgnoreCase));
         Assert.True(lastFrom >= 0, "The Dockerfile has no FROM.");
         return instructions[(lastFrom + 1)..];
-    }
-
-    private static string FindRepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "BffSessions.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-        throw new InvalidOperationException($"No folder above {AppContext.BaseDirectory} holds BffSessions.sln.");
     }
 }

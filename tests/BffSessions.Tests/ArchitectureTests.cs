@@ -1,0 +1,60 @@
+using System.Text.RegularExpressions;
+using BffSessions.Tests.Infrastructure;
+
+namespace BffSessions.Tests;
+
+/// <summary>
+/// The feature folders import each other in one direction only (README, "Layout"). Hosting is a project of its own,
+/// so the compiler keeps it from importing any feature; this keeps the arrows between the features.
+/// </summary>
+public sealed partial class ArchitectureTests
+{
+    private static readonly Dictionary<string, string[]> Allowed = new(StringComparer.Ordinal)
+    {
+        ["CustomerSessions"] = ["Customers", "Payments", "Identity"],
+        ["Customers"] = ["Data", "Payments"],
+        ["Data"] = ["Payments"],
+        ["Identity"] = [],
+        ["Payments"] = [],
+        ["Demo"] = ["Payments"],
+    };
+
+    [Fact]
+    public void Each_feature_folder_imports_only_the_folders_below_it()
+    {
+        var api = Repository.PathOf("src", "BffSessions.Api");
+        var found = new List<string>();
+        foreach (var (folder, allowed) in Allowed)
+        {
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(api, folder), "*.cs", SearchOption.AllDirectories)
+                .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}Migrations{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
+            {
+                var imported = FeatureReference().Matches(File.ReadAllText(file)).Select(m => m.Groups["feature"].Value).Distinct(StringComparer.Ordinal);
+                found.AddRange(imported.Where(f => f != folder && !allowed.Contains(f)).Select(f => $"{Path.GetRelativePath(api, file)} uses {f}"));
+            }
+        }
+
+        Assert.Empty(found);
+    }
+
+    [Fact]
+    public void Every_feature_folder_is_listed_here()
+    {
+        var folders = Directory.EnumerateDirectories(Repository.PathOf("src", "BffSessions.Api"))
+            .Select(Path.GetFileName)
+            .Where(name => Directory.EnumerateFiles(Repository.PathOf("src", "BffSessions.Api", name!), "*.cs").Any());
+
+        Assert.Equal(Allowed.Keys.Order(StringComparer.Ordinal), folders.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void Hosting_references_no_project_of_this_repository()
+    {
+        var project = File.ReadAllText(Repository.PathOf("src", "BffSessions.Hosting", "BffSessions.Hosting.csproj"));
+
+        Assert.DoesNotContain("ProjectReference", project, StringComparison.Ordinal);
+    }
+
+    [GeneratedRegex(@"\bBffSessions\.Api\.(?<feature>[A-Z][A-Za-z]+)\b")]
+    private static partial Regex FeatureReference();
+}
