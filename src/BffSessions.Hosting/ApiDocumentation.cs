@@ -1,18 +1,37 @@
 using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.Swagger;
 using Swashbuckle.AspNetCore.SwaggerUI;
 
 namespace BffSessions.Hosting;
+
+/// <summary>The <c>Swagger</c> section.</summary>
+public sealed class ApiDocumentationOptions
+{
+    public const string SectionName = "Swagger";
+
+    /// <summary>Serve the OpenAPI document and Swagger UI. Unset: on in Development, off elsewhere.</summary>
+    public bool? Enabled { get; set; }
+}
 
 public static class ApiDocumentation
 {
     private const string BearerScheme = "Bearer";
 
     /// <summary>
-    /// The OpenAPI document and Swagger UI, with the bearer scheme. Features add what is theirs (a request example,
-    /// a request interceptor) through <c>ConfigureSwaggerGen</c> and <c>Configure&lt;SwaggerUIOptions&gt;</c>.
+    /// The OpenAPI document and Swagger UI, with the bearer scheme: in Development, and elsewhere only with
+    /// Swagger:Enabled (a map of the API is no business of the public's). Features add what is theirs (a request
+    /// example, a request interceptor) through <c>ConfigureSwaggerGen</c> and <c>Configure&lt;SwaggerUIOptions&gt;</c>.
     /// </summary>
     public static IHostApplicationBuilder AddApiDocumentation(this IHostApplicationBuilder builder)
     {
+        // Decided while registering, from the bound section: where it is off, Swashbuckle is not even loaded.
+        var enabled = builder.Configuration.GetSection(ApiDocumentationOptions.SectionName).Get<ApiDocumentationOptions>()?.Enabled
+            ?? builder.Environment.IsDevelopment();
+        if (!enabled)
+        {
+            return builder;
+        }
+
         builder.Services.AddEndpointsApiExplorer();
         builder.Services.AddSwaggerGen(options =>
         {
@@ -41,6 +60,11 @@ public static class ApiDocumentation
 
     public static WebApplication MapApiDocumentation(this WebApplication app)
     {
+        if (app.Services.GetService<ISwaggerProvider>() is null)
+        {
+            return app;
+        }
+
         app.UseSwagger();
         // Without arguments, Swagger UI takes its options from the container, where features added theirs.
         app.UseSwaggerUI();

@@ -34,3 +34,33 @@ public sealed class ApiDocumentationTests(ServiceFixture fixture) : ServiceTest(
         Assert.Contains("swagger-ui", html, StringComparison.Ordinal);
     }
 }
+
+/// <summary>Swagger is a map of the API: Development serves it, other environments only when Swagger:Enabled is true.</summary>
+public sealed class ApiDocumentationSwitchTests : StandInTest
+{
+    [Theory]
+    [InlineData("Production", null, false)]
+    [InlineData("Production", "false", false)]
+    [InlineData("Production", "true", true)]
+    [InlineData("Development", null, true)]
+    [InlineData("Development", "false", false)]
+    public async Task Swagger_is_served_in_Development_and_elsewhere_only_when_enabled(string environment, string? enabled, bool served)
+    {
+        var settings = new Dictionary<string, string?>();
+        if (enabled is not null)
+        {
+            settings["Swagger:Enabled"] = enabled;
+        }
+
+        await using var api = new ApiFactory(Stripe, Logs, environment, settings);
+        // HSTS and the HTTPS redirect apply outside Development: ask over HTTPS, as a browser would.
+        using var client = api.CreateApiClient();
+
+        using var ui = await client.GetAsync("/swagger/index.html");
+        using var document = await client.GetAsync("/swagger/v1/swagger.json");
+
+        var expected = served ? System.Net.HttpStatusCode.OK : System.Net.HttpStatusCode.NotFound;
+        Assert.Equal(expected, ui.StatusCode);
+        Assert.Equal(expected, document.StatusCode);
+    }
+}

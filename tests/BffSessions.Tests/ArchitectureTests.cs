@@ -14,7 +14,7 @@ public sealed partial class ArchitectureTests
         ["CustomerSessions"] = ["Customers", "Payments", "Identity"],
         ["Customers"] = ["Data", "Payments"],
         ["Data"] = ["Payments"],
-        ["Identity"] = [],
+        ["Identity"] = ["Data"],
         ["Payments"] = [],
         ["Demo"] = ["Payments"],
     };

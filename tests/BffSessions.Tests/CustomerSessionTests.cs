@@ -46,7 +46,8 @@ public sealed class CustomerSessionTests(ServiceFixture fixture) : ServiceTest(f
         Assert.Equal("grace@example.com", created.Form["email"]);
         Assert.Equal("Grace Hopper", created.Form["name"]);
         Assert.Equal(userId, created.Form["metadata[user_id]"]);
-        Assert.Equal(StripeGateway.CustomerIdempotencyKey(userId), created.Headers["Idempotency-Key"]);
+        Assert.Equal(ApiFactory.Issuer, created.Form["metadata[issuer]"]);
+        Assert.Equal(StripeGateway.CustomerIdempotencyKey(new CustomerOwner(ApiFactory.Issuer, userId, null, null)), created.Headers["Idempotency-Key"]);
         var sessions = Stripe.RequestsTo(SessionsPath);
         Assert.Equal(3, sessions.Count);
         Assert.Single(sessions.Select(s => s.Form["customer"]).Distinct());

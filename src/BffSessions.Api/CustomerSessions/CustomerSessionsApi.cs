@@ -60,7 +60,7 @@ public static class CustomerSessionsApi
         // The validation filter has run: components is present and at least one is enabled.
         var components = request.Components!;
         var user = services.Users.Get(principal);
-        var issued = await services.Issuer.IssueAsync(new CustomerOwner(user.Id, user.Email, user.Name), components, cancellationToken);
+        var issued = await services.Issuer.IssueAsync(new CustomerOwner(user.Issuer, user.Id, user.Email, user.Name), components, cancellationToken);
         return TypedResults.Ok(new CustomerSessionResponse(
             issued.Session.ClientSecret,
             issued.Session.ExpiresAt,

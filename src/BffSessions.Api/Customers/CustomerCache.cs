@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace BffSessions.Api.Customers;
 
 /// <summary>
-/// user id → customer (id and kind) in memory, bounded (Customers:CacheSize) and expiring (Customers:CacheDuration), so a
+/// user (<see cref="CustomerOwner.Key"/>) → customer (id and kind) in memory, bounded (Customers:CacheSize) and expiring (Customers:CacheDuration), so a
 /// steady-state session request touches neither the database nor Stripe's customer API. Its own MemoryCache, so
 /// nothing else in the process can evict or crowd it.
 /// </summary>
@@ -14,12 +14,12 @@ public sealed class CustomerCache(IOptions<CustomersOptions> options, TimeProvid
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = options.Value.CacheSize, Clock = new Clock(time) });
     private readonly TimeSpan _duration = options.Value.CacheDuration;
 
-    public bool TryGet(string userId, out CustomerRef customer) => _cache.TryGetValue(userId, out customer);
+    public bool TryGet(string userKey, out CustomerRef customer) => _cache.TryGetValue(userKey, out customer);
 
-    public void Set(string userId, CustomerRef customer) =>
-        _cache.Set(userId, customer, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _duration });
+    public void Set(string userKey, CustomerRef customer) =>
+        _cache.Set(userKey, customer, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = _duration });
 
-    public void Remove(string userId) => _cache.Remove(userId);
+    public void Remove(string userKey) => _cache.Remove(userKey);
 
     public void Dispose() => _cache.Dispose();
 

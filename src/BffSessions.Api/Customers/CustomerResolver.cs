@@ -19,7 +19,7 @@ public interface ICustomerResolver
 }
 
 /// <summary>
-/// user id → Stripe customer id: memory, then the database, then — once per user, across every instance — Stripe.
+/// user (issuer and subject) → Stripe customer id: memory, then the database, then — once per user, across every instance — Stripe.
 /// Also replaces a customer that was deleted in Stripe, once, however many requests notice at the same time.
 /// </summary>
 public sealed partial class CustomerResolver(
@@ -39,14 +39,14 @@ public sealed partial class CustomerResolver(
 
     public async ValueTask<CustomerRef> ResolveAsync(CustomerOwner owner, CancellationToken cancellationToken)
     {
-        if (cache.TryGet(owner.UserId, out var cached))
+        if (cache.TryGet(owner.Key, out var cached))
         {
             return cached;
         }
 
-        if (await FindAsync(owner.UserId, cancellationToken) is { } stored)
+        if (await FindAsync(owner, cancellationToken) is { } stored)
         {
-            cache.Set(owner.UserId, stored);
+            cache.Set(owner.Key, stored);
             return stored;
         }
 
@@ -55,13 +55,13 @@ public sealed partial class CustomerResolver(
 
     public Task<CustomerRef> ReplaceMissingAsync(CustomerOwner owner, string missingCustomerId, CancellationToken cancellationToken)
     {
-        cache.Remove(owner.UserId);
+        cache.Remove(owner.Key);
         return CreateOnceAsync(owner, replacing: missingCustomerId, cancellationToken);
     }
 
     private async Task<CustomerRef> CreateOnceAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
     {
-        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(owner.UserId) % (uint)_stripes.Length];
+        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(owner.Key) % (uint)_stripes.Length];
         await gate.WaitAsync(cancellationToken);
         try
         {
@@ -80,14 +80,14 @@ public sealed partial class CustomerResolver(
     private async Task<CustomerRef> CreateOnceUnderLockAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        // Across instances (PostgreSQL): an advisory lock on the user id, held until this transaction ends.
+        // Across instances (PostgreSQL): an advisory lock on the user, held until this transaction ends.
         // Whoever gets it second re-reads below and finds the first one's customer.
-        await using var transaction = await db.LockAsync(owner.UserId, cancellationToken);
-        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.UserId == owner.UserId, cancellationToken);
+        await using var transaction = await db.LockAsync(owner.Key, cancellationToken);
+        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
         if (link is not null && link.CustomerId != replacing)
         {
             var known = new CustomerRef(link.CustomerId, link.Kind);
-            cache.Set(owner.UserId, known);
+            cache.Set(owner.Key, known);
             return known;
         }
 
@@ -96,7 +96,10 @@ public sealed partial class CustomerResolver(
         var now = time.GetUtcNow();
         if (link is null)
         {
-            db.CustomerLinks.Add(new CustomerLink { UserId = owner.UserId, CustomerId = customer.Id, Kind = customer.Kind, CreatedAt = now, UpdatedAt = now });
+            db.CustomerLinks.Add(new CustomerLink
+            {
+                Issuer = owner.Issuer, UserId = owner.UserId, CustomerId = customer.Id, Kind = customer.Kind, CreatedAt = now, UpdatedAt = now,
+            });
         }
         else
         {
@@ -114,13 +117,13 @@ public sealed partial class CustomerResolver(
         {
             // Without a database lock (SQLite), a second writer of the same user — another process on the same
             // file — loses on the primary key; the row it lost to is the answer.
-            var winner = await FindAsync(owner.UserId, cancellationToken);
+            var winner = await FindAsync(owner, cancellationToken);
             if (winner is not { } won)
             {
                 throw;
             }
 
-            cache.Set(owner.UserId, won);
+            cache.Set(owner.Key, won);
             return won;
         }
 
@@ -129,15 +132,15 @@ public sealed partial class CustomerResolver(
             await transaction.CommitAsync(cancellationToken);
         }
 
-        cache.Set(owner.UserId, customer);
+        cache.Set(owner.Key, customer);
         return customer;
     }
 
-    private async Task<CustomerRef?> FindAsync(string userId, CancellationToken cancellationToken)
+    private async Task<CustomerRef?> FindAsync(CustomerOwner owner, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         return await db.CustomerLinks.AsNoTracking()
-            .Where(l => l.UserId == userId)
+            .Where(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId)
             .Select(l => (CustomerRef?)new CustomerRef(l.CustomerId, l.Kind))
             .FirstOrDefaultAsync(cancellationToken);
     }

@@ -18,4 +18,11 @@ public sealed class CustomersOptions
     /// <summary>How long a user's customer id is trusted from memory before the database is asked again.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// The issuer (<c>iss</c>) of the users the map held before it recorded issuers. Unset: the bearer scheme's
+    /// ValidIssuer, else its Authority, else the OpenID Connect Authority — the issuer this deployment trusted then.
+    /// </summary>
+    [MaxLength(Data.IdentityLimits.MaxIssuerLength)]
+    public string? LegacyIssuer { get; set; }
 }

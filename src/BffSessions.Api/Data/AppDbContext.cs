@@ -3,12 +3,20 @@ using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Design;
 using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace BffSessions.Api.Data;
 
-/// <summary>One row per user: the Stripe customer that user pays as. Created once, read on every cache miss.</summary>
+/// <summary>
+/// One row per user: the Stripe customer that user pays as. Created once, read on every cache miss. A user is an
+/// issuer and a subject: OpenID Connect makes <c>sub</c> unique only within its issuer.
+/// </summary>
 public sealed class CustomerLink
 {
+    /// <summary>The identity provider that vouches for <see cref="UserId"/> (the token's <c>iss</c>).</summary>
+    public required string Issuer { get; init; }
+
+    /// <summary>The user's subject (<c>sub</c>) at <see cref="Issuer"/>.</summary>
     public required string UserId { get; init; }
 
     public required string CustomerId { get; set; }
@@ -22,15 +30,22 @@ public sealed class CustomerLink
 }
 
 /// <summary>
-/// The service's one database: the user → customer map and the Data Protection keys that encrypt session cookies,
-/// so every instance sharing it serves every user. One model; each provider has its own migrations
+/// The service's one database: the user → customer map, the browser sessions, and the Data Protection keys that
+/// encrypt them, so every instance sharing it serves every user and every logout reaches every instance. One model; each provider has its own migrations
 /// (Data/Migrations/Sqlite and …/Postgres), generated against its subclass.
 /// </summary>
 public abstract class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>UTC in, UTC out: SQLite gives DateTime back without a kind, and Npgsql refuses one without UTC.</summary>
+    private static readonly ValueConverter<DateTime, DateTime> UtcDateTime = new(
+        v => v.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.ToUniversalTime(), DateTimeKind.Utc),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+
     public DbSet<CustomerLink> CustomerLinks => Set<CustomerLink>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    public DbSet<BrowserSession> BrowserSessions => Set<BrowserSession>();
 
     /// <summary>
     /// Begins a transaction in which the row keyed <paramref name="key"/> can be written by one caller at a time, across
@@ -42,14 +57,33 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
     {
         var link = modelBuilder.Entity<CustomerLink>();
         link.ToTable("customer_links");
-        // The user id is the key: the database itself refuses a second customer for one user.
-        link.HasKey(l => l.UserId);
-        link.Property(l => l.UserId).HasColumnName("user_id").HasMaxLength(255);
+        // The user is the key: the database itself refuses a second customer for one user.
+        link.HasKey(l => new { l.Issuer, l.UserId });
+        // Rows from before issuers were recorded hold "" until Customers:LegacyIssuer assigns them (README).
+        link.Property(l => l.Issuer).HasColumnName("issuer").HasMaxLength(IdentityLimits.MaxIssuerLength);
+        link.Property(l => l.UserId).HasColumnName("user_id").HasMaxLength(IdentityLimits.MaxSubjectLength);
         link.Property(l => l.CustomerId).HasColumnName("customer_id").HasMaxLength(255);
         // Stored as text ("Customer", "Account"); rows from before the Account mode are customers.
         link.Property(l => l.Kind).HasColumnName("kind").HasConversion<string>().HasMaxLength(16).HasDefaultValue(CustomerKind.Customer).HasSentinel((CustomerKind)(-1));
         link.Property(l => l.CreatedAt).HasColumnName("created_at");
         link.Property(l => l.UpdatedAt).HasColumnName("updated_at");
+
+        var session = modelBuilder.Entity<BrowserSession>();
+        session.ToTable("browser_sessions");
+        session.HasKey(b => b.KeyHash);
+        session.Property(b => b.KeyHash).HasColumnName("key_hash").HasMaxLength(64);
+        session.Property(b => b.Issuer).HasColumnName("issuer").HasMaxLength(IdentityLimits.MaxIssuerLength);
+        session.Property(b => b.Subject).HasColumnName("subject").HasMaxLength(IdentityLimits.MaxSubjectLength);
+        session.Property(b => b.Sid).HasColumnName("sid").HasMaxLength(255);
+        session.Property(b => b.CreatedAt).HasColumnName("created_at").HasConversion(UtcDateTime);
+        session.Property(b => b.RenewedAt).HasColumnName("renewed_at").HasConversion(UtcDateTime);
+        session.Property(b => b.ExpiresAt).HasColumnName("expires_at").HasConversion(UtcDateTime);
+        session.Property(b => b.AbsoluteExpiresAt).HasColumnName("absolute_expires_at").HasConversion(UtcDateTime);
+        session.Property(b => b.Ticket).HasColumnName("ticket");
+        // Back-channel logout ends sessions by the provider's sid or by the user; cleanup finds the expired ones.
+        session.HasIndex(b => new { b.Issuer, b.Sid });
+        session.HasIndex(b => new { b.Issuer, b.Subject });
+        session.HasIndex(b => b.ExpiresAt);
 
         var key = modelBuilder.Entity<DataProtectionKey>();
         key.ToTable("data_protection_keys");
@@ -57,6 +91,44 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
         key.Property(k => k.FriendlyName).HasColumnName("friendly_name");
         key.Property(k => k.Xml).HasColumnName("xml");
     }
+}
+
+/// <summary>
+/// A browser session, server-side: the cookie holds only a random key, whose hash finds this row. Deleting the row
+/// ends every copy of the cookie at once, on every instance.
+/// </summary>
+public sealed class BrowserSession
+{
+    /// <summary>SHA-256 of the cookie's key, hex: the key itself is never stored, so a reader of this table cannot forge a cookie.</summary>
+    public required string KeyHash { get; init; }
+
+    public required string Issuer { get; init; }
+
+    public required string Subject { get; init; }
+
+    /// <summary>The identity provider's session id, which back-channel logout names.</summary>
+    public string? Sid { get; init; }
+
+    public DateTime CreatedAt { get; init; }
+
+    public DateTime RenewedAt { get; set; }
+
+    /// <summary>When the session ends unless used: the sliding expiry, never later than <see cref="AbsoluteExpiresAt"/>.</summary>
+    public DateTime ExpiresAt { get; set; }
+
+    /// <summary>When the session ends however often it is used (Bff:SessionLifetime after sign-in).</summary>
+    public DateTime AbsoluteExpiresAt { get; init; }
+
+    /// <summary>The authentication ticket, serialized and encrypted with Data Protection.</summary>
+    public required byte[] Ticket { get; set; }
+}
+
+/// <summary>How long the parts of a user's identity may be: OpenID Connect caps <c>sub</c> at 255 ASCII characters.</summary>
+public static class IdentityLimits
+{
+    public const int MaxSubjectLength = 255;
+
+    public const int MaxIssuerLength = 512;
 }
 
 public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options)

@@ -6,8 +6,8 @@ namespace BffSessions.Api.Data;
 
 /// <summary>
 /// The database is unreachable (stopped, failing over, out of connections): a 503 problem with Retry-After, never a
-/// 500. Users already in the memory cache keep being served meanwhile, and nothing needs restarting: the next request
-/// opens a new connection.
+/// 500. Bearer users already in the memory cache keep being served meanwhile (cookie sessions live in the database and
+/// wait for it), and nothing needs restarting: the next request opens a new connection.
 /// </summary>
 public sealed partial class DatabaseProblemHandler(IProblemDetailsService problems, ILogger<DatabaseProblemHandler> logger) : IExceptionHandler
 {
@@ -29,7 +29,7 @@ public sealed partial class DatabaseProblemHandler(IProblemDetailsService proble
         LogUnavailable(logger, Innermost(exception).Message);
         httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
         await problems.WriteAsync(httpContext, Problems.Create(StatusCodes.Status503ServiceUnavailable, DatabaseUnavailable, "Database unavailable",
-            "The service cannot look up or record customers right now. Retry after the time in the Retry-After header."), exception);
+            "The service cannot reach its database (customers and browser sessions) right now. Retry after the time in the Retry-After header."), exception);
         return true;
     }
 

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Security.Claims;
-using Microsoft.AspNetCore.Authentication;
 using BffSessions.Hosting;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 
@@ -9,7 +9,8 @@ namespace BffSessions.Api.Identity;
 
 /// <summary>
 /// Browser sign-in, named as in Duende BFF: /bff/login starts OpenID Connect (or, in Development without a
-/// provider, shows a local form), /bff/logout ends the session, /bff/user tells the page who is signed in.
+/// provider, shows a local form), /bff/logout ends the session, /bff/user tells the page who is signed in, and
+/// /bff/backchannel lets the provider end sessions when the user signs out there.
 /// </summary>
 public static class BffEndpoints
 {
@@ -22,47 +23,42 @@ public static class BffEndpoints
         if (openIdConnect.IsConfigured)
         {
             bff.MapGet("/login", Login).WithSummary("Sign in at the OpenID Connect provider, then return to returnUrl");
+            bff.MapPost("/backchannel", BackchannelLogout.HandleAsync)
+                .AllowAnonymous()
+                .DisableAntiforgery()
+                .WithSummary("OpenID Connect Back-Channel Logout: the provider ends sessions with a signed logout_token")
+                .ProducesProblem(StatusCodes.Status400BadRequest);
         }
         else if (environment.IsDevelopment())
         {
             // Without a provider, Development offers a form to sign in as anyone. No other environment has it.
             bff.MapGet("/login", DevSignIn.Form).WithSummary("Development only: a form to sign in as any user");
-            bff.MapPost("/login", (Delegate)DevSignIn.SignInAsync).DisableAntiforgery().WithSummary("Development only: sign in as any user");
+            bff.MapPost("/login", DevSignIn.SignInAsync).DisableAntiforgery().WithSummary("Development only: sign in as any user");
         }
 
         bff.MapMethods("/logout", [HttpMethods.Get, HttpMethods.Post], LogoutAsync)
             .WithSummary("End the browser session (and at the provider); GET needs the session's sid, POST the X-CSRF header");
         bff.MapGet("/user", UserAsync)
-            .RequireCsrfHeader()
+            .RequireCsrfHeader(cookieOnly: true)
             .WithSummary("The signed-in user's claims and session expiry (Duende BFF shape); 401 when signed out")
             .ProducesProblem(StatusCodes.Status401Unauthorized);
         return app;
     }
 
-    /// <summary>Only a path on this site: "/x", not "//evil.example", "/\evil.example" or "https://evil.example".</summary>
-    public static bool IsLocalUrl(string? url) =>
-        !string.IsNullOrEmpty(url)
-        && url[0] == '/'
-        && (url.Length == 1 || (url[1] != '/' && url[1] != '\\'))
-        && !url.Any(char.IsControl);
-
-    internal static ProblemHttpResult ReturnUrlRefused() => Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidReturnUrl,
-        "returnUrl must be a path on this site", "Pass a local path such as /checkout; other sites are not allowed.");
-
     private static Results<ChallengeHttpResult, ProblemHttpResult> Login(string? returnUrl)
     {
         returnUrl ??= "/";
-        return IsLocalUrl(returnUrl)
+        return ReturnUrls.IsPlainLocalPath(returnUrl)
             ? TypedResults.Challenge(new AuthenticationProperties { RedirectUri = returnUrl }, [IdentityExtensions.OidcScheme])
-            : ReturnUrlRefused();
+            : ReturnUrls.Refused();
     }
 
     private static async Task<IResult> LogoutAsync(HttpContext http, IOptions<OpenIdConnectSettings> openIdConnect, string? sid, string? returnUrl)
     {
         returnUrl ??= "/";
-        if (!IsLocalUrl(returnUrl))
+        if (!ReturnUrls.IsPlainLocalPath(returnUrl))
         {
-            return ReturnUrlRefused();
+            return ReturnUrls.Refused();
         }
 
         var session = await http.AuthenticateAsync(IdentityExtensions.CookieScheme);
@@ -75,13 +71,14 @@ public static class BffEndpoints
         // (from /bff/user's bff:logout_url), a POST with the CSRF header.
         var proven = HttpMethods.IsPost(http.Request.Method)
             ? http.Request.Headers[CsrfHeader.Name] == "1"
-            : sid is not null && sid == session.Principal!.FindFirstValue("sid");
+            : sid is not null && sid == session.Principal!.FindFirstValue(BffClaims.SessionId);
         if (!proven)
         {
             return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.LogoutNotConfirmed, "Logout not confirmed",
                 "Use bff:logout_url from /bff/user, or POST with the X-CSRF: 1 header.");
         }
 
+        // Signing out of the cookie deletes the session's row: every copy of the cookie, on every instance, is dead.
         var properties = new AuthenticationProperties { RedirectUri = returnUrl };
         var schemes = openIdConnect.Value.IsConfigured
             ? new[] { IdentityExtensions.CookieScheme, IdentityExtensions.OidcScheme }
@@ -107,7 +104,7 @@ public static class BffEndpoints
             claims.Add(new BffClaim("bff:session_expires_in", (long)Math.Max(0, (expiresAt.Value - now).TotalSeconds)));
         }
 
-        var sid = session.Principal!.FindFirstValue("sid");
+        var sid = session.Principal!.FindFirstValue(BffClaims.SessionId);
         claims.Add(new BffClaim("bff:logout_url", $"/bff/logout?sid={WebUtility.UrlEncode(sid)}"));
         http.Response.Headers.CacheControl = "no-store";
         return TypedResults.Ok(claims);

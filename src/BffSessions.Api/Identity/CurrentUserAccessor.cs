@@ -1,25 +1,55 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Claims;
+using BffSessions.Api.Data;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Identity;
 
-/// <summary>The signed-in user as the rest of the service sees it: an id, and what goes onto a new customer.</summary>
-public sealed record SignedInUser(string Id, string? Email, string? Name);
+/// <summary>
+/// The signed-in user as the rest of the service sees it: the issuer that vouches for them and their subject there
+/// (OpenID Connect makes <c>sub</c> unique only within its issuer), and what goes onto a new customer.
+/// </summary>
+public sealed record SignedInUser(string Issuer, string Id, string? Email, string? Name)
+{
+    /// <summary>One string per user, for rate-limit partitions: a subject holds no control characters, so the parts cannot run together.</summary>
+    public string Key => Issuer + "\n" + Id;
+}
 
 public sealed class CurrentUserAccessor(IOptions<UserClaimsOptions> options)
 {
+    /// <summary>The claim that names the token's issuer; the OpenID Connect handler is told to keep it (IdentityExtensions).</summary>
+    public const string IssuerClaim = "iss";
+
     private readonly UserClaimsOptions _claims = options.Value;
 
-    public string? UserIdOf(ClaimsPrincipal principal) => NonEmpty(principal.FindFirst(_claims.UserIdClaim)?.Value);
-
     /// <summary>
-    /// The authorization policy has already required the user id claim, so this only fails if the
-    /// endpoint was mapped without that policy — a programming error, not a client error.
+    /// The user, when the identity names a usable one: an issuer, and a subject of 1 to 255 characters (OpenID
+    /// Connect's own cap) without control characters. The API's authorization policy requires this, so a blank, huge
+    /// or NUL-bearing <c>sub</c> is a 403 before any database or Stripe call.
     /// </summary>
-    public SignedInUser Get(ClaimsPrincipal principal) => new(
-        UserIdOf(principal) ?? throw new InvalidOperationException($"The signed-in user has no '{_claims.UserIdClaim}' claim."),
-        NonEmpty(principal.FindFirst(_claims.EmailClaim)?.Value),
-        NonEmpty(principal.FindFirst(_claims.NameClaim)?.Value));
+    public bool TryGet(ClaimsPrincipal principal, [NotNullWhen(true)] out SignedInUser? user)
+    {
+        var issuer = principal.FindFirst(IssuerClaim)?.Value;
+        var subject = principal.FindFirst(_claims.UserIdClaim)?.Value;
+        user = IsUsable(issuer, IdentityLimits.MaxIssuerLength) && IsUsable(subject, IdentityLimits.MaxSubjectLength)
+            ? new SignedInUser(issuer, subject, EmailOf(principal), NonEmpty(principal.FindFirst(_claims.NameClaim)?.Value))
+            : null;
+        return user is not null;
+    }
+
+    /// <summary>The authorization policy has already required a usable user, so a failure here is a programming error.</summary>
+    public SignedInUser Get(ClaimsPrincipal principal) => TryGet(principal, out var user)
+        ? user
+        : throw new InvalidOperationException("The signed-in identity names no usable user: map the endpoint with the SignedInUser policy.");
+
+    public static bool IsUsable([NotNullWhen(true)] string? value, int maxLength) =>
+        !string.IsNullOrWhiteSpace(value) && value.Length <= maxLength && !value.Any(char.IsControl);
+
+    /// <summary>An address the provider says it has not verified is not put on a Stripe customer.</summary>
+    private string? EmailOf(ClaimsPrincipal principal) =>
+        string.Equals(principal.FindFirst("email_verified")?.Value, "false", StringComparison.OrdinalIgnoreCase)
+            ? null
+            : NonEmpty(principal.FindFirst(_claims.EmailClaim)?.Value);
 
     private static string? NonEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Security.Claims;
+using BffSessions.Api.Data;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Identity;
 
@@ -11,12 +13,18 @@ namespace BffSessions.Api.Identity;
 /// </summary>
 internal static class DevSignIn
 {
+    /// <summary>
+    /// The issuer of identities from this form. Sessions it issued are refused outside Development
+    /// (<see cref="BrowserSessionStore"/>), and its users are never confused with a real provider's.
+    /// </summary>
+    public const string Issuer = "urn:bffsessions:dev-sign-in";
+
     public static IResult Form(string? returnUrl)
     {
         returnUrl ??= "/";
-        if (!BffEndpoints.IsLocalUrl(returnUrl))
+        if (!ReturnUrls.IsPlainLocalPath(returnUrl))
         {
-            return BffEndpoints.ReturnUrlRefused();
+            return ReturnUrls.Refused();
         }
 
         var html = $$"""
@@ -42,7 +50,7 @@ internal static class DevSignIn
         return TypedResults.Content(html, "text/html; charset=utf-8");
     }
 
-    public static async Task<IResult> SignInAsync(HttpContext http)
+    public static async Task<IResult> SignInAsync(HttpContext http, IOptions<UserClaimsOptions> claimNames)
     {
         // Only this site's own form may sign someone in (a login CSRF would sign the victim in as the attacker).
         var origin = http.Request.Headers.Origin.ToString();
@@ -61,29 +69,31 @@ internal static class DevSignIn
         var form = await http.Request.ReadFormAsync();
         var userId = form["userId"].ToString().Trim();
         var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } r ? r : "/";
-        if (userId.Length is 0 or > 255)
+        if (!CurrentUserAccessor.IsUsable(userId, IdentityLimits.MaxSubjectLength))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["userId"] = ["A user id of 1 to 255 characters is required."] },
+            return TypedResults.ValidationProblem(
+                new Dictionary<string, string[]> { ["userId"] = ["A user id of 1 to 255 characters, without control characters, is required."] },
                 title: "The sign-in form is not valid", type: ProblemTypes.InvalidRequest);
         }
 
-        if (!BffEndpoints.IsLocalUrl(returnUrl))
+        if (!ReturnUrls.IsPlainLocalPath(returnUrl))
         {
-            return BffEndpoints.ReturnUrlRefused();
+            return ReturnUrls.Refused();
         }
 
-        var claims = new List<Claim> { new("sub", userId) };
+        var names = claimNames.Value;
+        var claims = new List<Claim> { new(CurrentUserAccessor.IssuerClaim, Issuer), new(names.UserIdClaim, userId) };
         if (form["email"].ToString().Trim() is { Length: > 0 } email)
         {
-            claims.Add(new Claim("email", email));
+            claims.Add(new Claim(names.EmailClaim, email));
         }
 
         if (form["name"].ToString().Trim() is { Length: > 0 } name)
         {
-            claims.Add(new Claim("name", name));
+            claims.Add(new Claim(names.NameClaim, name));
         }
 
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, "dev-sign-in", "name", "role"));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, "dev-sign-in", names.NameClaim, "role"));
         await http.SignInAsync(IdentityExtensions.CookieScheme, principal);
         return TypedResults.Redirect(returnUrl);
     }

@@ -1,5 +1,7 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
+using BffSessions.Hosting;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
@@ -48,6 +50,9 @@ public static class IdentityExtensions
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<OpenIdConnectSettings>, OpenIdConnectSettingsValidator>();
         builder.Services.AddSingleton<CurrentUserAccessor>();
+        builder.Services.AddSingleton<BrowserSessionStore>();
+        builder.Services.AddSingleton<BrowserSessions>();
+        builder.Services.AddHostedService<ExpiredSessionCleanup>();
 
         var authentication = builder.Services.AddAuthentication(ApiScheme)
             .AddPolicyScheme(ApiScheme, "Bearer token or session cookie", options =>
@@ -78,11 +83,19 @@ public static class IdentityExtensions
                     OnRedirectToLogin = context => AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
                         "Sign in at /bff/login, or send a bearer token."),
                     OnRedirectToAccessDenied = context => WriteForbiddenAsync(context.HttpContext),
-                    OnSigningIn = context =>
-                    {
-                        AddSessionId(context.Principal!);
-                        return Task.CompletedTask;
-                    },
+                };
+            });
+        // The session lives in the database; the cookie carries only its key (BrowserSessionStore).
+        builder.Services.AddOptions<CookieAuthenticationOptions>(CookieScheme)
+            .Configure<IOptions<BffOptions>, BrowserSessionStore>((cookie, bff, sessions) =>
+            {
+                cookie.ExpireTimeSpan = bff.Value.SessionIdleTimeout;
+                cookie.SessionStore = sessions;
+                cookie.Events.OnSigningIn = context =>
+                {
+                    AddSessionId(context.Principal!);
+                    sessions.OnSigningIn(context);
+                    return Task.CompletedTask;
                 };
             });
         // ASP.NET Core binds SigningKeys as a lazy sequence over configuration, and the handler copies its validation
@@ -90,8 +103,6 @@ public static class IdentityExtensions
         // objects (defeating the signature-provider cache). Read them once.
         builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
             options.TokenValidationParameters.IssuerSigningKeys = options.TokenValidationParameters.IssuerSigningKeys?.ToArray());
-        builder.Services.AddOptions<CookieAuthenticationOptions>(CookieScheme)
-            .Configure<IOptions<BffOptions>>((cookie, bff) => cookie.ExpireTimeSpan = bff.Value.SessionIdleTimeout);
 
         // Whether the scheme exists at all must be known while registering: an OpenID Connect handler without a
         // provider would fail on every request. The same section is bound into OpenIdConnectSettings for the rest.
@@ -105,22 +116,29 @@ public static class IdentityExtensions
                 options.ResponseType = "code";
                 options.UsePkce = true;
                 options.MapInboundClaims = false;
+                // Users are issuer + subject: keep the id token's iss, which the handler drops by default.
+                options.ClaimActions.Remove(CurrentUserAccessor.IssuerClaim);
                 options.GetClaimsFromUserInfoEndpoint = true;
-                // The id token is kept (inside the encrypted cookie) only as the hint for signing out at the provider.
                 options.SaveTokens = true;
                 options.Scope.Add("email");
                 options.TokenValidationParameters.NameClaimType = "name";
             });
+            builder.Services.AddOptions<OpenIdConnectOptions>(OidcScheme).Configure<CurrentUserAccessor>((options, users) =>
+                options.Events = new OpenIdConnectEvents
+                {
+                    OnTicketReceived = context => AcceptSignInAsync(context, users),
+                    OnRemoteFailure = RefuseFailedSignInAsync,
+                });
         }
 
         // The user id claim is a setting, so the policy is built once options are known.
         builder.Services.AddAuthorization();
         builder.Services.AddOptions<AuthorizationOptions>()
-            .Configure<IOptions<UserClaimsOptions>>((authorization, claims) =>
+            .Configure<CurrentUserAccessor>((authorization, users) =>
                 authorization.AddPolicy(SignedInUserPolicy, policy => policy
                     .AddAuthenticationSchemes(ApiScheme)
                     .RequireAuthenticatedUser()
-                    .RequireClaim(claims.Value.UserIdClaim)));
+                    .RequireAssertion(context => users.TryGet(context.User, out _))));
 
         builder.Services.AddOptions<RateLimitingOptions>()
             .BindConfiguration(RateLimitingOptions.SectionName)
@@ -135,13 +153,50 @@ public static class IdentityExtensions
         return builder;
     }
 
-    /// <summary>Every session gets an id, so that a logout link can prove it came from this session's page.</summary>
+    /// <summary>
+    /// Every session gets an id, so that a logout link can prove it came from this session's page: the provider's
+    /// <c>sid</c> when it sends one (back-channel logout names sessions by it), else one of our own.
+    /// </summary>
     private static void AddSessionId(ClaimsPrincipal principal)
     {
-        if (principal.FindFirst("sid") is null && principal.Identity is ClaimsIdentity identity)
+        if (principal.FindFirst(BffClaims.SessionId) is null && principal.Identity is ClaimsIdentity identity)
         {
-            identity.AddClaim(new Claim("sid", Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))));
+            identity.AddClaim(new Claim(BffClaims.SessionId, Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))));
         }
+    }
+
+    /// <summary>
+    /// The provider sent the user back signed in. Before a session is stored: the return URL must still be a plain
+    /// local path, the identity must name a usable user (else a 403, before any database or Stripe call), and of the
+    /// tokens only the id token is kept, as the hint for signing out at the provider; nothing here calls an API
+    /// with the access or refresh token, so they are not stored.
+    /// </summary>
+    private static async Task AcceptSignInAsync(TicketReceivedContext context, CurrentUserAccessor users)
+    {
+        if (!ReturnUrls.IsPlainLocalPath(context.ReturnUri))
+        {
+            context.HandleResponse();
+            await Problems.WriteAsync(context.HttpContext, ReturnUrls.Refused().ProblemDetails);
+            return;
+        }
+
+        if (context.Principal is null || !users.TryGet(context.Principal, out _))
+        {
+            context.HandleResponse();
+            await AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status403Forbidden, NoUsableUser, wwwAuthenticate: null);
+            return;
+        }
+
+        var idToken = context.Properties?.GetTokenValue("id_token");
+        context.Properties?.StoreTokens(idToken is null ? [] : [new AuthenticationToken { Name = "id_token", Value = idToken }]);
+    }
+
+    /// <summary>The provider's answer could not be used (the user declined, the state expired): a problem, not a 500.</summary>
+    private static async Task RefuseFailedSignInAsync(RemoteFailureContext context)
+    {
+        context.HandleResponse();
+        await Problems.WriteAsync(context.HttpContext, Problems.Create(StatusCodes.Status400BadRequest, IdentityProblemTypes.SignInFailed,
+            "Sign-in did not complete", "The identity provider's answer could not be used. Start again at /bff/login."));
     }
 
     /// <summary>A 401 that says what was wrong with the bearer token; the token and the validator's internals are not repeated.</summary>
@@ -159,6 +214,9 @@ public static class IdentityExtensions
 
     private static Task WriteForbiddenAsync(ForbiddenContext context) => WriteForbiddenAsync(context.HttpContext);
 
+    private const string NoUsableUser =
+        "The signed-in identity names no usable user: it needs an issuer (iss) and a user id claim of 1 to 255 characters without control characters.";
+
     private static Task WriteForbiddenAsync(HttpContext http) =>
-        AuthProblems.WriteAsync(http, StatusCodes.Status403Forbidden, "The signed-in identity has no user id claim.", wwwAuthenticate: null);
+        AuthProblems.WriteAsync(http, StatusCodes.Status403Forbidden, NoUsableUser, wwwAuthenticate: null);
 }

@@ -9,4 +9,6 @@ public static class IdentityProblemTypes
     public const string InvalidReturnUrl = ProblemTypes.Prefix + "invalid-return-url";
     public const string LogoutNotConfirmed = ProblemTypes.Prefix + "logout-not-confirmed";
     public const string CrossSiteSignIn = ProblemTypes.Prefix + "cross-site-sign-in";
+    public const string SignInFailed = ProblemTypes.Prefix + "sign-in-failed";
+    public const string InvalidLogoutToken = ProblemTypes.Prefix + "invalid-logout-token";
 }

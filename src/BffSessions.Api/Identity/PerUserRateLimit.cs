@@ -41,8 +41,7 @@ public sealed class PerUserRateLimit(CurrentUserAccessor users, IOptions<RateLim
 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
-        var user = users.UserIdOf(httpContext.User);
-        var key = user is null ? "address:" + httpContext.Connection.RemoteIpAddress : "user:" + user;
+        var key = users.TryGet(httpContext.User, out var user) ? "user:" + user.Key : "address:" + httpContext.Connection.RemoteIpAddress;
         return RateLimitPartition.GetTokenBucketLimiter(key, _ => _bucket);
     }
 }

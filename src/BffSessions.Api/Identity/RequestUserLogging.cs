@@ -16,9 +16,10 @@ public static class RequestUserLogging
     {
         public Task InvokeAsync(HttpContext http)
         {
-            if (http.User.Identity?.IsAuthenticated == true)
+            // Only a usable user id: one with control characters or 10,000 characters has no place in a log line.
+            if (http.User.Identity?.IsAuthenticated == true && users.TryGet(http.User, out var user))
             {
-                diagnostics.Set("UserId", users.UserIdOf(http.User));
+                diagnostics.Set("UserId", user.Id);
             }
 
             return next(http);

@@ -14,10 +14,15 @@ public enum CustomerKind
 public readonly record struct CustomerRef(string Id, CustomerKind Kind);
 
 /// <summary>
-/// Whom a new Stripe customer is for: our user id (stored in Stripe's metadata as <c>user_id</c>, and the root of the
-/// creation's idempotency key), and the email and name Stripe shows on it.
+/// Whom a Stripe customer is for: a user, named by the identity provider that vouches for them (<paramref name="Issuer"/>)
+/// and their subject there (<paramref name="UserId"/>): both go into Stripe's metadata (<c>issuer</c>, <c>user_id</c>) and
+/// into the creation's idempotency key. <paramref name="Email"/> and <paramref name="Name"/> are what Stripe shows.
 /// </summary>
-public sealed record CustomerOwner(string UserId, string? Email, string? Name);
+public sealed record CustomerOwner(string Issuer, string UserId, string? Email, string? Name)
+{
+    /// <summary>One string per user, for locks and caches: the two parts cannot run together (a subject holds no control characters).</summary>
+    public string Key => Issuer + "\n" + UserId;
+}
 
 /// <summary>What this service reads of Stripe's customer session: the client secret and when it expires (UTC).</summary>
 public sealed record CreatedSession(string ClientSecret, DateTime ExpiresAt);

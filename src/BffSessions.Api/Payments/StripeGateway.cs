@@ -41,13 +41,13 @@ public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> o
     private readonly TimeSpan _budget = options.Value.Timeout;
 
     /// <summary>
-    /// The idempotency key is derived from the user id (and the replaced id), so a retried or racing creation gets
+    /// The idempotency key is derived from the user (and the replaced id), so a retried or racing creation gets
     /// the same customer back from Stripe for the 24 hours Stripe keeps keys; the map's lock is the lasting guard.
     /// </summary>
     public async Task<CustomerRef> CreateCustomerAsync(CustomerOwner owner, string? replacing, CustomerKind kind, CancellationToken cancellationToken)
     {
-        var metadata = new Dictionary<string, string> { ["user_id"] = owner.UserId };
-        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(owner.UserId, replacing, kind) };
+        var metadata = new Dictionary<string, string> { ["user_id"] = owner.UserId, ["issuer"] = owner.Issuer };
+        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(owner, replacing, kind) };
         if (kind == CustomerKind.Account)
         {
             // POST /v2/core/accounts (JSON): an Account that is a customer — the customer configuration, no merchant.
@@ -109,12 +109,13 @@ public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> o
     public void Dispose() => _inFlight.Dispose();
 
     /// <summary>
-    /// "bffsessions-customer-" and the SHA-256 of the user id: fixed length, whatever the id holds. A replacement
-    /// customer gets its own key (the replaced id appended), or Stripe would hand back the deleted one.
+    /// "bffsessions-customer-" and the SHA-256 of the user (issuer and subject): fixed length, whatever they hold, and
+    /// different for equal subjects of two issuers. A replacement customer gets its own key (the replaced id appended),
+    /// or Stripe would hand back the deleted one.
     /// </summary>
-    public static string CustomerIdempotencyKey(string userId, string? replacing = null, CustomerKind kind = CustomerKind.Customer) =>
+    public static string CustomerIdempotencyKey(CustomerOwner owner, string? replacing = null, CustomerKind kind = CustomerKind.Customer) =>
         (kind == CustomerKind.Account ? "bffsessions-account-" : "bffsessions-customer-")
-        + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(userId)))
+        + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(owner.Key)))
         + (replacing is null ? "" : "-replacing-" + replacing);
 
     private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)

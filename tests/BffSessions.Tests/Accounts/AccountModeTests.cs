@@ -43,7 +43,7 @@ public sealed class AccountModeTests : StandInTest
         Assert.Equal("POST", created.Method);
         Assert.StartsWith("application/json", created.Headers["Content-Type"], StringComparison.Ordinal);
         Assert.Equal(global::Stripe.StripeConfiguration.ApiVersion, created.Headers["Stripe-Version"]);
-        Assert.Equal(StripeGateway.CustomerIdempotencyKey("account-user", kind: CustomerKind.Account), created.Headers["Idempotency-Key"]);
+        Assert.Equal(StripeGateway.CustomerIdempotencyKey(new CustomerOwner(ApiFactory.Issuer, "account-user", null, null), kind: CustomerKind.Account), created.Headers["Idempotency-Key"]);
         var body = created.Json!;
         Assert.Equal("ada@example.com", body["contact_email"]!.GetValue<string>());
         Assert.Equal("Ada Lovelace", body["display_name"]!.GetValue<string>());

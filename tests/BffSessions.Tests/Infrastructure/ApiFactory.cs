@@ -149,11 +149,11 @@ public class ApiFactory : WebApplicationFactory<Program>
         });
     }
 
-    /// <summary>The user's row in this host's customer map, as the service stored it (or null).</summary>
-    public async Task<(string CustomerId, CustomerKind Kind)?> StoredLinkAsync(string userId)
+    /// <summary>The user's row in this host's customer map, as the service stored it (or null); the tokens' issuer unless said.</summary>
+    public async Task<(string CustomerId, CustomerKind Kind)?> StoredLinkAsync(string userId, string issuer = Issuer)
     {
         await using var db = await Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
-        var link = await db.CustomerLinks.AsNoTracking().SingleOrDefaultAsync(l => l.UserId == userId);
+        var link = await db.CustomerLinks.AsNoTracking().SingleOrDefaultAsync(l => l.Issuer == issuer && l.UserId == userId);
         return link is null ? null : (link.CustomerId, link.Kind);
     }
 

@@ -8,7 +8,7 @@ namespace BffSessions.Tests.Unit;
 /// <summary>The issuer's retry rule: a customer deleted in Stripe is replaced once and the session tried once more.</summary>
 public sealed class CustomerSessionIssuerTests
 {
-    private static readonly CustomerOwner Ada = new("ada", "ada@example.com", "Ada");
+    private static readonly CustomerOwner Ada = new("https://issuer.example", "ada", "ada@example.com", "Ada");
     private static readonly SessionComponents PricingTable = new(null, new PlainComponent(true), null, null, null);
 
     [Fact]

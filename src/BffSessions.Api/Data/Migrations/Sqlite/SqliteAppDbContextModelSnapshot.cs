@@ -17,8 +17,69 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("BffSessions.Api.Data.BrowserSession", b =>
+                {
+                    b.Property<string>("KeyHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("key_hash");
+
+                    b.Property<DateTime>("AbsoluteExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("absolute_expires_at");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTime>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("Issuer")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("issuer");
+
+                    b.Property<DateTime>("RenewedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("renewed_at");
+
+                    b.Property<string>("Sid")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sid");
+
+                    b.Property<string>("Subject")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subject");
+
+                    b.Property<byte[]>("Ticket")
+                        .IsRequired()
+                        .HasColumnType("BLOB")
+                        .HasColumnName("ticket");
+
+                    b.HasKey("KeyHash");
+
+                    b.HasIndex("ExpiresAt");
+
+                    b.HasIndex("Issuer", "Sid");
+
+                    b.HasIndex("Issuer", "Subject");
+
+                    b.ToTable("browser_sessions", (string)null);
+                });
+
             modelBuilder.Entity("BffSessions.Api.Data.CustomerLink", b =>
                 {
+                    b.Property<string>("Issuer")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("issuer");
+
                     b.Property<string>("UserId")
                         .HasMaxLength(255)
                         .HasColumnType("TEXT")
@@ -46,7 +107,7 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("updated_at");
 
-                    b.HasKey("UserId");
+                    b.HasKey("Issuer", "UserId");
 
                     b.ToTable("customer_links", (string)null);
                 });

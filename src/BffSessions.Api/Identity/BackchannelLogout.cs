@@ -1,0 +1,119 @@
+using System.Text.Json;
+using BffSessions.Hosting;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace BffSessions.Api.Identity;
+
+/// <summary>
+/// OpenID Connect Back-Channel Logout 1.0 (<c>POST /bff/backchannel</c>): when the user signs out at the provider,
+/// the provider posts a signed <c>logout_token</c> here, and the sessions it names end on every instance.
+/// </summary>
+public static partial class BackchannelLogout
+{
+    public const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
+
+    /// <summary>A token without <c>exp</c> is taken only this soon after its <c>iat</c>: it is sent the moment the user signs out.</summary>
+    private static readonly TimeSpan MaxAgeWithoutExpiry = TimeSpan.FromMinutes(5);
+
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(2);
+
+    public static async Task<IResult> HandleAsync(
+        HttpContext http, IOptionsMonitor<OpenIdConnectOptions> openIdConnect, BrowserSessions sessions, TimeProvider time, ILoggerFactory loggers)
+    {
+        // The answer is about this one token: nothing on the way may cache it (spec, section 2.8).
+        http.Response.Headers.CacheControl = "no-cache, no-store";
+        http.Response.Headers.Pragma = "no-cache";
+        var logger = loggers.CreateLogger(typeof(BackchannelLogout));
+
+        var token = http.Request.HasFormContentType ? (await http.Request.ReadFormAsync(http.RequestAborted))["logout_token"].ToString() : "";
+        var (logout, why) = await ValidateAsync(token, openIdConnect.Get(IdentityExtensions.OidcScheme), time.GetUtcNow(), http.RequestAborted);
+        if (logout is null)
+        {
+            LogRefused(logger, why);
+            return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidLogoutToken, "Invalid logout token",
+                "The request carries no valid OpenID Connect back-channel logout_token.");
+        }
+
+        // A token for a session that has already ended (the user signed out here first) is still a success.
+        await sessions.EndAsync(logout.Issuer, logout.Subject, logout.Sid, CancellationToken.None);
+        return TypedResults.Ok();
+    }
+
+    /// <summary>The checks of the spec's section 2.6, in order; the reason for a refusal is for the log only.</summary>
+    public static async Task<(LogoutRequest? Logout, string Why)> ValidateAsync(string token, OpenIdConnectOptions provider, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(token))
+        {
+            return (null, "no logout_token in a form body");
+        }
+
+        var parameters = new TokenValidationParameters
+        {
+            ValidAudience = provider.ClientId,
+            RequireSignedTokens = true,
+            RequireExpirationTime = false,
+            ClockSkew = ClockSkew,
+            // The spec recommends typing the token "logout+jwt" but does not require it, so the type is not checked;
+            // the events claim and the absent nonce below are what keep an ID token from passing as a logout token.
+        };
+        if (provider.Configuration is { } configuration)
+        {
+            parameters.ValidIssuer = configuration.Issuer;
+            parameters.IssuerSigningKeys = configuration.SigningKeys;
+        }
+        else
+        {
+            // The sign-in handler's own discovery document and keys: a key the provider rotated in is fetched on demand.
+            parameters.ConfigurationManager = provider.ConfigurationManager as BaseConfigurationManager;
+        }
+
+        var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, parameters);
+        if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt)
+        {
+            return (null, $"the token failed validation ({result.Exception?.GetType().Name})");
+        }
+
+        if (jwt.TryGetPayloadValue<object>("nonce", out _))
+        {
+            return (null, "the token has a nonce, as an ID token would");
+        }
+
+        if (!jwt.TryGetPayloadValue<long>("iat", out var issuedAt)
+            || DateTimeOffset.FromUnixTimeSeconds(issuedAt) > now + ClockSkew
+            || (!jwt.TryGetPayloadValue<long>("exp", out _) && DateTimeOffset.FromUnixTimeSeconds(issuedAt) < now - MaxAgeWithoutExpiry))
+        {
+            return (null, "iat is missing, in the future, or too old for a token without exp");
+        }
+
+        if (string.IsNullOrEmpty(jwt.Id))
+        {
+            return (null, "jti is missing");
+        }
+
+        if (!jwt.TryGetPayloadValue<JsonElement>("events", out var events) || !IsLogoutEvent(events))
+        {
+            return (null, "the events claim does not hold the back-channel logout event");
+        }
+
+        var subject = jwt.TryGetPayloadValue<string>("sub", out var sub) && !string.IsNullOrEmpty(sub) ? sub : null;
+        var sid = jwt.TryGetPayloadValue<string>("sid", out var s) && !string.IsNullOrEmpty(s) ? s : null;
+        return subject is null && sid is null
+            ? (null, "the token names neither sub nor sid")
+            : (new LogoutRequest(jwt.Issuer, subject, sid), "");
+    }
+
+    /// <summary>The events claim is a JSON object whose back-channel logout member is itself an object (spec, section 2.4).</summary>
+    private static bool IsLogoutEvent(JsonElement events) =>
+        events.ValueKind == JsonValueKind.Object
+        && events.TryGetProperty(LogoutEvent, out var logout)
+        && logout.ValueKind == JsonValueKind.Object;
+
+    [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Refused a back-channel logout: {Reason}")]
+    private static partial void LogRefused(ILogger logger, string reason);
+}
+
+/// <summary>The sessions a valid logout token names: one by <paramref name="Sid"/>, or all of <paramref name="Subject"/>'s.</summary>
+public sealed record LogoutRequest(string Issuer, string? Subject, string? Sid);

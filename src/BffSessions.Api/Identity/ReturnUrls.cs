@@ -1,0 +1,45 @@
+using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using BffSessions.Hosting;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace BffSessions.Api.Identity;
+
+/// <summary>Where sign-in and sign-out may send the browser back to: a plain path on this site, nothing else.</summary>
+public static class ReturnUrls
+{
+    // RFC 3986's characters: anything else (non-ASCII, controls, spaces, quotes, a backslash) cannot go into a
+    // Location header as it is, and some browsers read a backslash as a slash.
+    private static readonly SearchValues<char> UriCharacters = SearchValues.Create(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?#[]@!$&'()*+,;=%");
+
+    /// <summary>
+    /// "/checkout?step=2" is plain. Not "//evil.example" or "/\evil.example" (another host), not "https://…", not
+    /// "/é" or "/a\tb" (unsendable; "/caf%C3%A9" is fine), and no escape that hides a slash, a backslash, a control or another escape
+    /// ("/%2F%2Fevil.example", "/%5Cevil", "/%0d%0a…", "/%252f").
+    /// </summary>
+    public static bool IsPlainLocalPath([NotNullWhen(true)] string? url)
+    {
+        if (string.IsNullOrEmpty(url) || url.Length > 2048 || url[0] != '/' || (url.Length > 1 && url[1] is '/' or '\\')
+            || url.AsSpan().ContainsAnyExcept(UriCharacters))
+        {
+            return false;
+        }
+
+        for (var i = url.IndexOf('%', StringComparison.Ordinal); i >= 0; i = url.IndexOf('%', i + 1))
+        {
+            if (i + 2 >= url.Length
+                || !byte.TryParse(url.AsSpan(i + 1, 2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var escaped)
+                || escaped < 0x20 || escaped == 0x7F || escaped is (byte)'/' or (byte)'\\' or (byte)'%')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public static ProblemHttpResult Refused() => Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidReturnUrl,
+        "returnUrl must be a path on this site", "Pass a plain local path such as /checkout; other sites, and paths with encoded slashes or non-ASCII characters, are not allowed.");
+}
