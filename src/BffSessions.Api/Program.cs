@@ -26,9 +26,9 @@ var app = builder.Build();
 
 app.UseRequestLogging();               // outermost, so it logs the status the client really got
 app.UseProblemResponses();
-app.UseRequestLimits();                 // body size, nosniff, HSTS + HTTPS redirection outside Development
+app.UseCors();                          // before the limits, so an allowed page can read their refusals too
+app.UseRequestLimits();                 // body size, charset, nosniff, HSTS + HTTPS redirection outside Development
 app.UseDemoPage();                      // wwwroot, in Development or with Demo:Enabled
-app.UseCors();
 app.UseAuthentication();
 app.UseUserInRequestLog();              // the user id on the request's log line
 app.UseCsrfHeaderCheck();               // cookie sessions must send X-CSRF: 1 to APIs

@@ -19,9 +19,13 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
             return false;
         }
 
-        ProblemDetails problem = badRequest.StatusCode == StatusCodes.Status413PayloadTooLarge
-            ? RequestLimits.TooLarge(limits.Value.MaxBodyBytes)
-            : InvalidBody(badRequest);
+        ProblemDetails problem = badRequest.StatusCode switch
+        {
+            StatusCodes.Status413PayloadTooLarge => RequestLimits.TooLarge(limits.Value.MaxBodyBytes),
+            // A body with no Content-Type at all: routing lets it through, and binding refuses it.
+            StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaType(),
+            _ => InvalidBody(badRequest),
+        };
         problem.Status = badRequest.StatusCode;
         await problems.WriteAsync(httpContext, problem, exception);
         return true;
@@ -32,7 +36,7 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
         var (path, message) = exception.InnerException switch
         {
             JsonException { InnerException: JsonException } json => (ToJsonPath(json.Path), "The body is not valid JSON."),
-            JsonException json when UnknownMember().IsMatch(json.Message) =>
+            JsonException json when json.Message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal) =>
                 (ToJsonPath(json.Path), "This member is not part of the request; remove it."),
             JsonException json when DuplicateMember().IsMatch(json.Message) =>
                 (ToJsonPath(json.Path), "This member appears more than once."),
@@ -54,9 +58,6 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
 
     [GeneratedRegex(@"\['([^']*)'\]")]
     private static partial Regex BracketedName();
-
-    [GeneratedRegex(@"^The JSON property '[^']*' could not be mapped")]
-    private static partial Regex UnknownMember();
 
     [GeneratedRegex(@"[Dd]uplicate")]
     private static partial Regex DuplicateMember();

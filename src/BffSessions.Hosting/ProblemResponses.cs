@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Hosting;
 
@@ -9,24 +11,30 @@ public static class ProblemResponses
     public static IHostApplicationBuilder AddProblemResponses(this IHostApplicationBuilder builder)
     {
         // Every problem passes through here, whoever wrote it: ours carry their URN already; the framework's own
-        // (routing's 404 and 405, a 415 from binding, an unhandled exception's 500) get one by their status, so a
-        // front-end can always branch on "type".
+        // (routing's 404, 405 and 415, a body the request delegate could not read, an unhandled exception's 500) get
+        // one by their status, so a front-end can always branch on "type". No problem is worth caching.
         builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
         {
             var problem = context.ProblemDetails;
+            context.HttpContext.Response.Headers.CacheControl = "no-store";
             if (problem.Type?.StartsWith(ProblemTypes.Prefix, StringComparison.Ordinal) != true)
             {
                 var status = problem.Status ?? context.HttpContext.Response.StatusCode;
                 problem.Type = ProblemTypes.ForStatus(status);
                 problem.Detail ??= status switch
                 {
+                    StatusCodes.Status400BadRequest => "The request could not be read.",
                     StatusCodes.Status404NotFound => "There is nothing at this path.",
                     StatusCodes.Status405MethodNotAllowed => "This path does not take this HTTP method.",
-                    StatusCodes.Status415UnsupportedMediaType => "Send the body as JSON with Content-Type: application/json.",
+                    StatusCodes.Status413PayloadTooLarge => "The request body is larger than this service accepts.",
+                    StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaTypeDetail,
                     _ => null,
                 };
             }
         });
+        // Whatever the client's Accept header says, a problem is written: after ASP.NET Core's own writer, which
+        // declines a client that does not accept JSON, this one writes the same body anyway.
+        builder.Services.AddSingleton<IProblemDetailsWriter, AnyAcceptProblemWriter>();
         // Binding failures (bad JSON, wrong content type, no body) throw instead of answering an empty 400,
         // so BadRequestProblemHandler can say precisely what was wrong, in one place.
         builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
@@ -53,5 +61,25 @@ public static class ProblemResponses
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         return app;
+    }
+
+    /// <summary>
+    /// The last writer: takes the problems ASP.NET Core's writer declined because the client's Accept header names no
+    /// JSON type (a strict <c>Accept: text/html</c>, say). The contract promises application/problem+json with a type and
+    /// a trace id on every error, and an empty body would hide which error it was.
+    /// </summary>
+    private sealed class AnyAcceptProblemWriter(IOptions<ProblemDetailsOptions> options) : IProblemDetailsWriter
+    {
+        public bool CanWrite(ProblemDetailsContext context) => true;
+
+        public async ValueTask WriteAsync(ProblemDetailsContext context)
+        {
+            var http = context.HttpContext;
+            var problem = context.ProblemDetails;
+            problem.Status ??= http.Response.StatusCode;
+            problem.Extensions.TryAdd("traceId", Activity.Current?.Id ?? http.TraceIdentifier);
+            options.Value.CustomizeProblemDetails?.Invoke(context);
+            await http.Response.WriteAsJsonAsync(problem, problem.GetType(), options: (JsonSerializerOptions?)null, contentType: "application/problem+json");
+        }
     }
 }

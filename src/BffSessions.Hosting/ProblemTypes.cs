@@ -23,7 +23,7 @@ public static class ProblemTypes
     /// <summary>A status that no code of ours answered with a type: the framework's own, named by the status.</summary>
     internal static string ForStatus(int status) => status switch
     {
-        StatusCodes.Status400BadRequest => InvalidRequest,
+        StatusCodes.Status400BadRequest => InvalidBody,
         StatusCodes.Status401Unauthorized => Unauthorized,
         StatusCodes.Status403Forbidden => Forbidden,
         StatusCodes.Status404NotFound => NotFound,

@@ -1,8 +1,10 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace BffSessions.Hosting;
 
@@ -55,8 +57,35 @@ public static class RequestLimits
         return app;
     }
 
+    public const string UnsupportedMediaTypeDetail = "Send the body as JSON with Content-Type: application/json (UTF-8).";
+
     public static ProblemDetails TooLarge(long maxBytes) => Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemTypes.BodyTooLarge,
         "Request body too large", $"The request body may be at most {maxBytes} bytes.");
+
+    public static ProblemDetails UnsupportedMediaType() => Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
+        "Unsupported media type", UnsupportedMediaTypeDetail);
+
+    /// <summary>
+    /// A charset .NET cannot decode ("charset=bogus") is refused here, for every endpoint, as a 415: the body readers
+    /// would otherwise throw deep inside binding.
+    /// </summary>
+    private static bool HasUnknownCharset(HttpRequest request)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) || contentType.Charset is not { Length: > 0 } charset)
+        {
+            return false;
+        }
+
+        try
+        {
+            _ = Encoding.GetEncoding(charset.ToString().Trim('"'));
+            return false;
+        }
+        catch (ArgumentException)
+        {
+            return true;
+        }
+    }
 
     private sealed class BodyLimitMiddleware(RequestDelegate next, IOptions<RequestLimitsOptions> options, IProblemDetailsService problems)
     {
@@ -80,6 +109,12 @@ public static class RequestLimits
             if (http.Request.ContentLength > maxBody)
             {
                 await problems.WriteAsync(http, TooLarge(maxBody));
+                return;
+            }
+
+            if (HasUnknownCharset(http.Request))
+            {
+                await problems.WriteAsync(http, UnsupportedMediaType());
                 return;
             }
 

@@ -11,11 +11,10 @@ namespace BffSessions.Api.Data;
 /// </summary>
 public sealed partial class DatabaseProblemHandler(IProblemDetailsService problems, ILogger<DatabaseProblemHandler> logger) : IExceptionHandler
 {
-    public const string DatabaseUnavailable = ProblemTypes.Prefix + "database-unavailable";
-
     /// <summary>
-    /// Five seconds: Npgsql has already retried a dropped connection (Data:AddDatabase), so what is left is an outage
-    /// or a failover, which takes PostgreSQL seconds, not milliseconds; asking sooner would only add load to it.
+    /// Five seconds. On PostgreSQL, EF Core has already retried a dropped connection (<c>DataExtensions.AddDatabase</c>),
+    /// so what is left is an outage or a failover, which takes seconds, not milliseconds; asking sooner would only add
+    /// load. On SQLite (no retries) it is a locked or unreadable file, which a few seconds also outlasts or not at all.
     /// </summary>
     private const string RetryAfterSeconds = "5";
 
@@ -28,16 +27,21 @@ public sealed partial class DatabaseProblemHandler(IProblemDetailsService proble
 
         LogUnavailable(logger, Innermost(exception).Message);
         httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
-        await problems.WriteAsync(httpContext, Problems.Create(StatusCodes.Status503ServiceUnavailable, DatabaseUnavailable, "Database unavailable",
+        await problems.WriteAsync(httpContext, Problems.Create(StatusCodes.Status503ServiceUnavailable, DataProblemTypes.DatabaseUnavailable, "Database unavailable",
             "The service cannot reach its database (customers and browser sessions) right now. Retry after the time in the Retry-After header."), exception);
         return true;
     }
 
+    /// <summary>
+    /// A database driver's error anywhere in the chain (EF Core wraps them, and its retry strategy wraps those); a
+    /// connection timeout is one too (Npgsql and SQLite raise it as theirs). A bare TimeoutException is not: it could
+    /// come from any other call, Stripe's included.
+    /// </summary>
     private static bool IsDatabaseFailure(Exception exception)
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
-            if (e is DbException or Microsoft.EntityFrameworkCore.DbUpdateException or TimeoutException)
+            if (e is DbException or Microsoft.EntityFrameworkCore.DbUpdateException)
             {
                 return true;
             }

@@ -3,10 +3,6 @@ using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Demo;
 
-/// <summary>
-/// The demo page (wwwroot): sign in, then mount a Stripe element with a fresh customer session. Served in
-/// Development, and elsewhere only when Demo:Enabled is true.
-/// </summary>
 /// <summary>The <c>Demo</c> section.</summary>
 public sealed class DemoOptions
 {
@@ -16,6 +12,10 @@ public sealed class DemoOptions
     public bool Enabled { get; set; }
 }
 
+/// <summary>
+/// The demo page (wwwroot): sign in, then mount a Stripe element with a fresh customer session. Served in
+/// Development, and elsewhere only when Demo:Enabled is true.
+/// </summary>
 public static class DemoExtensions
 {
     /// <summary>Stripe.js and its frames, and nothing else from outside this site.</summary>

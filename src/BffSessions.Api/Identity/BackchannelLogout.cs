@@ -28,7 +28,8 @@ public static partial class BackchannelLogout
         http.Response.Headers.Pragma = "no-cache";
         var logger = loggers.CreateLogger(typeof(BackchannelLogout));
 
-        var token = http.Request.HasFormContentType ? (await http.Request.ReadFormAsync(http.RequestAborted))["logout_token"].ToString() : "";
+        var form = await RequestForms.ReadOrNullAsync(http.Request, http.RequestAborted);
+        var token = form?["logout_token"].ToString() ?? "";
         var (logout, why) = await ValidateAsync(token, openIdConnect.Get(IdentityExtensions.OidcScheme), time.GetUtcNow(), http.RequestAborted);
         if (logout is null)
         {

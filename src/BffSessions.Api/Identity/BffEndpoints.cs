@@ -47,7 +47,7 @@ public static class BffEndpoints
 
     private static Results<ChallengeHttpResult, ProblemHttpResult> Login(string? returnUrl)
     {
-        returnUrl ??= "/";
+        returnUrl = string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
         return ReturnUrls.IsPlainLocalPath(returnUrl)
             ? TypedResults.Challenge(new AuthenticationProperties { RedirectUri = returnUrl }, [IdentityExtensions.OidcScheme])
             : ReturnUrls.Refused();
@@ -55,7 +55,7 @@ public static class BffEndpoints
 
     private static async Task<IResult> LogoutAsync(HttpContext http, IOptions<OpenIdConnectSettings> openIdConnect, string? sid, string? returnUrl)
     {
-        returnUrl ??= "/";
+        returnUrl = string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
         if (!ReturnUrls.IsPlainLocalPath(returnUrl))
         {
             return ReturnUrls.Refused();

@@ -27,7 +27,9 @@ public static class CorsExtensions
                 .WithOrigins(origins.Value.AllowedOrigins)
                 .AllowCredentials()
                 .WithMethods(HttpMethods.Get, HttpMethods.Post)
-                .WithHeaders("Content-Type", "Authorization", CsrfHeader.Name)));
+                .WithHeaders("Content-Type", "Authorization", CsrfHeader.Name)
+                // The README tells pages to wait what Retry-After says; a page on another origin must be able to read it.
+                .WithExposedHeaders("Retry-After")));
         return builder;
     }
 }

@@ -29,7 +29,7 @@ public static partial class CsrfHeader
         return app;
     }
 
-    private sealed class CsrfHeaderMiddleware(RequestDelegate next, IProblemDetailsService problems, ILogger<CsrfHeaderRequired> logger)
+    private sealed class CsrfHeaderMiddleware(RequestDelegate next, IProblemDetailsService problems, ILogger<CsrfHeaderMiddleware> logger)
     {
         public async Task InvokeAsync(HttpContext http)
         {

@@ -19,9 +19,9 @@ internal static class DevSignIn
     /// </summary>
     public const string Issuer = "urn:bffsessions:dev-sign-in";
 
-    public static IResult Form(string? returnUrl)
+    public static IResult Form(HttpContext http, string? returnUrl)
     {
-        returnUrl ??= "/";
+        returnUrl = string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
         if (!ReturnUrls.IsPlainLocalPath(returnUrl))
         {
             return ReturnUrls.Refused();
@@ -47,6 +47,8 @@ internal static class DevSignIn
             </body>
             </html>
             """;
+        // The demo page's policy: no script at all is needed here, and no other site may frame the form.
+        http.Response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
         return TypedResults.Content(html, "text/html; charset=utf-8");
     }
 
@@ -66,14 +68,33 @@ internal static class DevSignIn
                 "Post the form as application/x-www-form-urlencoded.");
         }
 
-        var form = await http.Request.ReadFormAsync();
+        if (await RequestForms.ReadOrNullAsync(http.Request, http.RequestAborted) is not { } form)
+        {
+            return Problems.Result(StatusCodes.Status400BadRequest, ProblemTypes.InvalidBody, "The sign-in form could not be read",
+                "Post the form this site serves at /bff/login.");
+        }
+
         var userId = form["userId"].ToString().Trim();
-        var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } r ? r : "/";
+        var email = form["email"].ToString().Trim();
+        var name = form["name"].ToString().Trim();
+        var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } given ? given : "/";
+        var errors = new Dictionary<string, string[]>();
         if (!CurrentUserAccessor.IsUsable(userId, IdentityLimits.MaxSubjectLength))
         {
-            return TypedResults.ValidationProblem(
-                new Dictionary<string, string[]> { ["userId"] = ["A user id of 1 to 255 characters, without control characters, is required."] },
-                title: "The sign-in form is not valid", type: ProblemTypes.InvalidRequest);
+            errors["userId"] = ["A user id of 1 to 255 characters, without control characters, is required."];
+        }
+
+        foreach (var (field, value) in new[] { ("email", email), ("name", name) })
+        {
+            if (value.Length > 255 || value.Any(char.IsControl))
+            {
+                errors[field] = ["At most 255 characters, without control characters."];
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            return TypedResults.ValidationProblem(errors, title: "The sign-in form is not valid", type: ProblemTypes.InvalidRequest);
         }
 
         if (!ReturnUrls.IsPlainLocalPath(returnUrl))
@@ -83,12 +104,12 @@ internal static class DevSignIn
 
         var names = claimNames.Value;
         var claims = new List<Claim> { new(CurrentUserAccessor.IssuerClaim, Issuer), new(names.UserIdClaim, userId) };
-        if (form["email"].ToString().Trim() is { Length: > 0 } email)
+        if (email.Length > 0)
         {
             claims.Add(new Claim(names.EmailClaim, email));
         }
 
-        if (form["name"].ToString().Trim() is { Length: > 0 } name)
+        if (name.Length > 0)
         {
             claims.Add(new Claim(names.NameClaim, name));
         }

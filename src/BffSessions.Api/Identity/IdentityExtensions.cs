@@ -12,7 +12,7 @@ using Swashbuckle.AspNetCore.SwaggerUI;
 
 namespace BffSessions.Api.Identity;
 
-public static class IdentityExtensions
+public static partial class IdentityExtensions
 {
     /// <summary>The policy every API endpoint requires: an authenticated caller with a user id claim.</summary>
     public const string SignedInUserPolicy = "SignedInUser";
@@ -53,6 +53,7 @@ public static class IdentityExtensions
         builder.Services.AddSingleton<BrowserSessionStore>();
         builder.Services.AddSingleton<BrowserSessions>();
         builder.Services.AddHostedService<ExpiredSessionCleanup>();
+        builder.Services.AddExceptionHandler<IdentityProviderProblemHandler>();
 
         var authentication = builder.Services.AddAuthentication(ApiScheme)
             .AddPolicyScheme(ApiScheme, "Bearer token or session cookie", options =>
@@ -103,6 +104,17 @@ public static class IdentityExtensions
         // objects (defeating the signature-provider cache). Read them once.
         builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
             options.TokenValidationParameters.IssuerSigningKeys = options.TokenValidationParameters.IssuerSigningKeys?.ToArray());
+        // One line per refused token, naming the kind of failure only: never the token, nor the header or claim values
+        // it carried (ASP.NET Core's own, longer lines about it are turned down to Warning in appsettings.json).
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<ILoggerFactory>((options, loggers) =>
+        {
+            var logger = loggers.CreateLogger(typeof(IdentityExtensions));
+            options.Events.OnAuthenticationFailed = context =>
+            {
+                Log.BadToken(logger, context.Exception.GetType().Name);
+                return Task.CompletedTask;
+            };
+        });
 
         // Whether the scheme exists at all must be known while registering: an OpenID Connect handler without a
         // provider would fail on every request. The same section is bound into OpenIdConnectSettings for the rest.
@@ -144,7 +156,8 @@ public static class IdentityExtensions
             .BindConfiguration(RateLimitingOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddRateLimiter(limiter => limiter.AddPolicy<string, PerUserRateLimit>(PerUserRateLimit.PolicyName));
+        builder.Services.Configure<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>(limiter =>
+            limiter.AddPolicy<string, PerUserRateLimit>(PerUserRateLimit.PolicyName));
 
         // Someone signed in through /bff/login can try the API in Swagger UI without a token: its fetch sends the
         // session cookie (same origin), and this adds the CSRF header cookie sessions need.
@@ -219,4 +232,10 @@ public static class IdentityExtensions
 
     private static Task WriteForbiddenAsync(HttpContext http) =>
         AuthProblems.WriteAsync(http, StatusCodes.Status403Forbidden, NoUsableUser, wwwAuthenticate: null);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Refused a bearer token: {Failure}")]
+        public static partial void BadToken(ILogger logger, string failure);
+    }
 }

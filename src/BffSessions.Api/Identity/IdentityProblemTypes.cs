@@ -11,4 +11,5 @@ public static class IdentityProblemTypes
     public const string CrossSiteSignIn = ProblemTypes.Prefix + "cross-site-sign-in";
     public const string SignInFailed = ProblemTypes.Prefix + "sign-in-failed";
     public const string InvalidLogoutToken = ProblemTypes.Prefix + "invalid-logout-token";
+    public const string IdentityProviderUnreachable = ProblemTypes.Prefix + "identity-provider-unreachable";
 }

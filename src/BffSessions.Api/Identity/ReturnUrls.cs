@@ -27,6 +27,14 @@ public static class ReturnUrls
             return false;
         }
 
+        // In the path: no empty or dot segments ("/.//x", "/a/../x"), which only ever serve to disguise where it goes.
+        var path = url.AsSpan(0, url.AsSpan().IndexOfAny('?', '#') is var end and >= 0 ? end : url.Length);
+        if (path.Contains("//", StringComparison.Ordinal) || path.Contains("/./", StringComparison.Ordinal)
+            || path.Contains("/../", StringComparison.Ordinal) || path.EndsWith("/.", StringComparison.Ordinal) || path.EndsWith("/..", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
         for (var i = url.IndexOf('%', StringComparison.Ordinal); i >= 0; i = url.IndexOf('%', i + 1))
         {
             if (i + 2 >= url.Length

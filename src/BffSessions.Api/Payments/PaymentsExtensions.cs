@@ -13,6 +13,10 @@ public static partial class PaymentsExtensions
     {
         builder.Services.AddOptions<StripeOptions>()
             .BindConfiguration(StripeOptions.SectionName)
+            // An old setting that no longer binds would silently fall back to the default: say where it went.
+            .Validate<IConfiguration>(
+                (_, configuration) => configuration.GetSection("RateLimiting:StripeConcurrency").Value is null,
+                "RateLimiting:StripeConcurrency was renamed Stripe:MaxCallsInFlight (env var Stripe__MaxCallsInFlight): move the value there.")
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<StripeOptions>, StripeOptionsValidator>();
@@ -20,7 +24,12 @@ public static partial class PaymentsExtensions
 
         // One long-lived client: the budget in StripeGateway is the timeout, so HttpClient's own is off, and the
         // handler is kept (not rotated) with pooled connections recycled for DNS changes instead.
-        builder.Services.AddHttpClient(HttpClientName, http => http.Timeout = System.Threading.Timeout.InfiniteTimeSpan)
+        // Stripe's answers are a few kilobytes: a megabyte is plenty, and bounds what a broken answer can cost.
+        builder.Services.AddHttpClient(HttpClientName, http =>
+            {
+                http.Timeout = System.Threading.Timeout.InfiniteTimeSpan;
+                http.MaxResponseContentBufferSize = 1024 * 1024;
+            })
             .SetHandlerLifetime(System.Threading.Timeout.InfiniteTimeSpan)
             .ConfigurePrimaryHttpMessageHandler(services =>
                 services.GetRequiredService<IOptions<StripeOptions>>().Value.UsesOfflineStandIn

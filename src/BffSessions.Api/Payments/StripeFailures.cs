@@ -16,3 +16,13 @@ public sealed class StripeCustomerMissingException(string customerId, Exception 
 {
     public string CustomerId { get; } = customerId;
 }
+
+/// <summary>
+/// Stripe answered 200, but not with a session this service can hand out: no secret, an expiry that is not in the next
+/// day, or a session for another customer than the one asked for (the one check that keeps one user's secret from
+/// ever reaching another). <see cref="Exception.Message"/> says which, and never quotes the answer.
+/// </summary>
+public sealed class StripeAnswerRejectedException(string reason, string? requestId) : Exception(reason)
+{
+    public string? RequestId { get; } = requestId;
+}

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
@@ -27,9 +26,12 @@ public interface IStripeGateway
 /// <see cref="StripeOptions.Timeout"/> budget (Stripe.net's retries included), within the bound on calls in flight,
 /// and records Stripe's request id for the request log.
 /// </summary>
-public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics)
+public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics, TimeProvider time)
     : IStripeGateway, IDisposable
 {
+    /// <summary>Stripe's sessions last 30 minutes; anything beyond a day is not a session Stripe made.</summary>
+    private static readonly TimeSpan MaxSessionLifetime = TimeSpan.FromDays(1);
+
     // A bound on Stripe calls in flight: past it a request is refused at once (503) instead of queueing without
     // bound behind a slow Stripe, tying up memory and connections.
     private readonly ConcurrencyLimiter _inFlight = new(new ConcurrencyLimiterOptions
@@ -93,23 +95,33 @@ public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> o
             throw new StripeCustomerMissingException(customer.Id, e);
         }
 
-        // A 200 without a usable secret or expiry is as broken as malformed JSON (which Stripe.net already turns
-        // into a StripeException): answered like any other bad answer from Stripe.
-        if (string.IsNullOrEmpty(session.ClientSecret) || session.ExpiresAt <= DateTime.UnixEpoch)
+        // A 200 that cannot be handed out is as broken as malformed JSON (which Stripe.net already turns into a
+        // StripeException): answered like any other bad answer from Stripe.
+        var requestId = session.StripeResponse?.RequestId;
+        if (string.IsNullOrEmpty(session.ClientSecret))
         {
-            throw new StripeException(HttpStatusCode.OK, null, "Stripe answered with a customer session without a client secret or an expiry.")
-            {
-                StripeResponse = session.StripeResponse,
-            };
+            throw new StripeAnswerRejectedException("the customer session has no client secret", requestId);
         }
 
-        return new CreatedSession(session.ClientSecret, DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc));
+        var now = time.GetUtcNow().UtcDateTime;
+        var expiresAt = DateTime.SpecifyKind(session.ExpiresAt, DateTimeKind.Utc);
+        if (expiresAt <= now || expiresAt > now + MaxSessionLifetime)
+        {
+            throw new StripeAnswerRejectedException("the customer session's expiry is not within the next day", requestId);
+        }
+
+        if ((customer.Kind == CustomerKind.Account ? session.CustomerAccount : session.CustomerId) != customer.Id)
+        {
+            throw new StripeAnswerRejectedException("the customer session belongs to another customer than the one asked for", requestId);
+        }
+
+        return new CreatedSession(session.ClientSecret, expiresAt);
     }
 
     public void Dispose() => _inFlight.Dispose();
 
     /// <summary>
-    /// "bffsessions-customer-" and the SHA-256 of the user (issuer and subject): fixed length, whatever they hold, and
+    /// "bffsessions-customer-" (or "bffsessions-account-") and the SHA-256 of the user (issuer and subject): fixed length, whatever they hold, and
     /// different for equal subjects of two issuers. A replacement customer gets its own key (the replaced id appended),
     /// or Stripe would hand back the deleted one.
     /// </summary>

@@ -8,17 +8,6 @@ using Stripe;
 
 namespace BffSessions.Api.Payments;
 
-/// <summary>The problems a Stripe call can end in (see the README's error table).</summary>
-public static class PaymentProblemTypes
-{
-    public const string StripeError = ProblemTypes.Prefix + "stripe-error";
-    public const string StripeUnreachable = ProblemTypes.Prefix + "stripe-unreachable";
-    public const string StripeCredentialsRejected = ProblemTypes.Prefix + "stripe-credentials-rejected";
-    public const string StripeRateLimited = ProblemTypes.Prefix + "stripe-rate-limited";
-    public const string StripeBusy = ProblemTypes.Prefix + "stripe-busy";
-    public const string StripeTimeout = ProblemTypes.Prefix + "stripe-timeout";
-}
-
 /// <summary>
 /// Turns every way a Stripe call can fail into a problem for the front-end: 502 when Stripe said no or broke,
 /// 503 + Retry-After when Stripe rate-limits us or too many calls are in flight, 504 when it did not answer in time.
@@ -33,6 +22,9 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     /// </summary>
     private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>Stripe's own hint is passed on, but never more than a minute: a page should not wait longer than that.</summary>
+    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(1);
+
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
         var problem = exception switch
@@ -40,8 +32,11 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
             StripeTimeoutException timeout => Timeout(timeout),
             StripeBusyException => Busy(),
             StripeCustomerMissingException missing => CustomerStillMissing(missing),
+            StripeAnswerRejectedException rejected => Rejected(rejected),
             StripeException { HttpStatusCode: HttpStatusCode.TooManyRequests } e => RateLimited(e),
-            StripeException { StripeError.Type: "authentication_error" } or StripeException { HttpStatusCode: HttpStatusCode.Unauthorized } => Unauthorized((StripeException)exception),
+            // A bad key (401), or a restricted key without the permission (403): the operators must fix it, retrying will not.
+            StripeException { StripeError.Type: "authentication_error" or "permission_error" }
+                or StripeException { HttpStatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Unauthorized((StripeException)exception),
             StripeException e => Failed(e),
             HttpRequestException e => Unreachable(e),
             _ => null,
@@ -53,7 +48,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
         if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
-            var retryAfter = (exception as StripeException)?.StripeResponse?.Headers?.RetryAfter?.Delta is { } hint && hint > TimeSpan.Zero ? hint : DefaultRetryAfter;
+            var retryAfter = RetryAfter((exception as StripeException)?.StripeResponse?.Headers?.RetryAfter, DateTimeOffset.UtcNow);
             httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
 
@@ -85,10 +80,24 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
     private ProblemDetails Failed(StripeException e)
     {
-        LogFailed(logger, (int)e.HttpStatusCode, e.StripeError?.Type, e.StripeError?.Code, e.StripeError?.Param, Redact(e.StripeError?.Message), e.StripeResponse?.RequestId);
-        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError, "Stripe could not complete the request",
-            "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.",
-            e.StripeResponse?.RequestId);
+        if (e.StripeError is null)
+        {
+            // Not an error Stripe wrote: the answer was not JSON, or not the object asked for. Stripe.net's message
+            // quotes the answer, which may hold a secret, so only the fact is logged.
+            LogUnreadable(logger, (int)e.HttpStatusCode, e.StripeResponse?.RequestId);
+        }
+        else
+        {
+            LogFailed(logger, (int)e.HttpStatusCode, e.StripeError.Type, e.StripeError.Code, e.StripeError.Param, Redact(e.StripeError.Message), e.StripeResponse?.RequestId);
+        }
+
+        return StripeError(e.StripeResponse?.RequestId);
+    }
+
+    private ProblemDetails Rejected(StripeAnswerRejectedException e)
+    {
+        LogRejected(logger, e.Message, e.RequestId);
+        return StripeError(e.RequestId);
     }
 
     /// <summary>The customer was replaced once and Stripe still says it is missing: something is wrong beyond self-healing.</summary>
@@ -96,8 +105,20 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     {
         var requestId = (e.InnerException as StripeException)?.StripeResponse?.RequestId;
         LogStillMissing(logger, e.CustomerId, requestId);
-        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError, "Stripe could not complete the request",
-            "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.", requestId);
+        return StripeError(requestId);
+    }
+
+    private static ProblemDetails StripeError(string? requestId) => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError,
+        "Stripe could not complete the request",
+        "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.", requestId);
+
+    /// <summary>Stripe's Retry-After, in seconds or as a date, within 1 s and a minute; our default without one.</summary>
+    public static TimeSpan RetryAfter(System.Net.Http.Headers.RetryConditionHeaderValue? hint, DateTimeOffset now)
+    {
+        var wait = hint?.Delta ?? (hint?.Date is { } date ? date - now : null);
+        return wait is not { } given || given <= TimeSpan.Zero ? DefaultRetryAfter
+            : given > MaxRetryAfter ? MaxRetryAfter
+            : given;
     }
 
     private ProblemDetails Unreachable(HttpRequestException e)
@@ -137,7 +158,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     [LoggerMessage(EventId = 4002, Level = LogLevel.Warning, Message = "Stripe rate-limited the request ({StripeRequestId})")]
     private static partial void LogRateLimited(ILogger logger, string? stripeRequestId);
 
-    [LoggerMessage(EventId = 4003, Level = LogLevel.Critical, Message = "Stripe rejected the API key: check Stripe:SecretKey ({StripeRequestId})")]
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Critical, Message = "Stripe rejected the API key or its permissions: check Stripe:SecretKey ({StripeRequestId})")]
     private static partial void LogKeyRejected(ILogger logger, string? stripeRequestId);
 
     [LoggerMessage(EventId = 4004, Level = LogLevel.Error,
@@ -150,6 +171,12 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
     [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "Refused a Stripe call: the in-flight limit (Stripe:MaxCallsInFlight) is reached")]
     private static partial void LogBusy(ILogger logger);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Error, Message = "Stripe answered {StripeStatus} with something that is not the object asked for ({StripeRequestId})")]
+    private static partial void LogUnreadable(ILogger logger, int stripeStatus, string? stripeRequestId);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Error, Message = "Stripe answered with a session this service cannot hand out: {Reason} ({StripeRequestId})")]
+    private static partial void LogRejected(ILogger logger, string reason, string? stripeRequestId);
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Error,
         Message = "Stripe does not know customer {CustomerId} even after it was replaced ({StripeRequestId})")]
