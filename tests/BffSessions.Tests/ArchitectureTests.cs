@@ -29,12 +29,28 @@ public sealed partial class ArchitectureTests
             foreach (var file in Directory.EnumerateFiles(Path.Combine(api, folder), "*.cs", SearchOption.AllDirectories)
                 .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}Migrations{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
             {
-                var imported = FeatureReference().Matches(File.ReadAllText(file)).Select(m => m.Groups["feature"].Value).Distinct(StringComparer.Ordinal);
+                var text = File.ReadAllText(file);
+                // Fully qualified ("BffSessions.Api.Customers.…", usings included) or relative to our own namespace
+                // ("Customers.CustomerCache" inside BffSessions.Api.Payments compiles too).
+                var imported = FeatureReference().Matches(text).Concat(RelativeFeatureReference().Matches(text))
+                    .Select(m => m.Groups["feature"].Value)
+                    .Where(Allowed.ContainsKey)
+                    .Distinct(StringComparer.Ordinal);
                 found.AddRange(imported.Where(f => f != folder && !allowed.Contains(f)).Select(f => $"{Path.GetRelativePath(api, file)} uses {f}"));
             }
         }
 
         Assert.Empty(found);
+    }
+
+    [Fact]
+    public void No_global_using_brings_a_feature_into_every_file()
+    {
+        var globalUsings = Directory.EnumerateFiles(Repository.PathOf("src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => File.ReadLines(f).Any(line => line.TrimStart().StartsWith("global using BffSessions", StringComparison.Ordinal)));
+
+        Assert.Empty(globalUsings);
     }
 
     [Fact]
@@ -57,4 +73,7 @@ public sealed partial class ArchitectureTests
 
     [GeneratedRegex(@"\bBffSessions\.Api\.(?<feature>[A-Z][A-Za-z]+)\b")]
     private static partial Regex FeatureReference();
+
+    [GeneratedRegex(@"(?<![\w.])(?<feature>[A-Z][A-Za-z]+)\.[A-Z]")]
+    private static partial Regex RelativeFeatureReference();
 }

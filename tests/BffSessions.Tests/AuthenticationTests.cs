@@ -26,6 +26,7 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Equal(BffSessions.Hosting.ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
         Assert.Equal("Sign in at /bff/login, or send a bearer token.", problem.GetProperty("detail").GetString());
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
         Assert.Null(response.Headers.Location);
@@ -42,6 +43,7 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Equal(BffSessions.Hosting.ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
         var expected = why == "expired" ? "The bearer token has expired." : "The bearer token is not valid.";
         Assert.Equal(expected, problem.GetProperty("detail").GetString());
         Assert.Empty(Stripe.Requests);
@@ -55,7 +57,7 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
-        await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
+        Assert.Equal(BffSessions.Hosting.ProblemTypes.Forbidden, (await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden)).GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
     }
 

@@ -34,7 +34,7 @@ public sealed class BadBodyTests(ServiceFixture fixture) : ServiceTest(fixture)
     {
         using var response = await PostAsync(new StringContent(body, Encoding.UTF8, "application/json"));
 
-        var errors = await HttpAssert.ErrorsAsync(response);
+        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.ProblemTypes.InvalidBody);
         Assert.Equal(message, Assert.Single(errors, e => e.Key == path).Value);
         Assert.Empty(Stripe.Requests);
     }
@@ -46,7 +46,7 @@ public sealed class BadBodyTests(ServiceFixture fixture) : ServiceTest(fixture)
     {
         using var response = await PostAsync(new StringContent(body, Encoding.UTF8, "application/json"));
 
-        var errors = await HttpAssert.ErrorsAsync(response);
+        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.ProblemTypes.InvalidBody);
         Assert.Equal("A JSON body is required.", errors["$"]);
     }
 
@@ -62,6 +62,7 @@ public sealed class BadBodyTests(ServiceFixture fixture) : ServiceTest(fixture)
         using var response = await PostAsync(content);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal(BffSessions.Hosting.ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
         Assert.Contains("application/json", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(Stripe.Requests);
     }

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using BffSessions.Api.Demo;
+using BffSessions.Api.Identity;
 using BffSessions.Tests.Infrastructure;
 
 namespace BffSessions.Tests;
@@ -88,6 +89,7 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Equal(IdentityProblemTypes.CsrfHeaderMissing, problem.GetProperty("type").GetString());
         Assert.Contains("X-CSRF: 1", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(sessionsBefore, fixture.Stripe.RequestsTo("/v1/customer_sessions").Count);
         Assert.Contains(fixture.Logs.Lines.Skip(firstLogLine), l => l.Contains("without the \"X-CSRF\" header", StringComparison.Ordinal));
@@ -151,6 +153,11 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
     [InlineData("//evil.example/")]
     [InlineData("/\\evil.example/")]
     [InlineData("javascript:alert(1)")]
+    [InlineData("/%2F%2Fevil.example")]
+    [InlineData("/%5Cevil.example")]
+    [InlineData("/%09/evil.example")]
+    [InlineData("/café")]
+    [InlineData("/.//evil.example")]
     public async Task Sign_in_refuses_a_returnUrl_that_leaves_the_site(string returnUrl)
     {
         using var client = Api.CreateApiClient();
@@ -158,8 +165,8 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var form = await client.GetAsync($"/bff/login?returnUrl={Uri.EscapeDataString(returnUrl)}");
         using var post = await SignInAsync(client, "redirect-user", returnUrl: returnUrl);
 
-        await HttpAssert.ProblemAsync(form, HttpStatusCode.BadRequest);
-        await HttpAssert.ProblemAsync(post, HttpStatusCode.BadRequest);
+        Assert.Equal(IdentityProblemTypes.InvalidReturnUrl, (await HttpAssert.ProblemAsync(form, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+        Assert.Equal(IdentityProblemTypes.InvalidReturnUrl, (await HttpAssert.ProblemAsync(post, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
         Assert.False(post.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)));
     }
 
@@ -173,6 +180,89 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
     }
 
+    [Theory]
+    [InlineData("https://evil.example/")]
+    [InlineData("//evil.example/")]
+    [InlineData("/\\evil.example/")]
+    [InlineData("/%2F%2Fevil.example")]
+    [InlineData("/%5Cevil.example")]
+    [InlineData("/%09/evil.example")]
+    [InlineData("/café")]
+    [InlineData("/.//evil.example")]
+    public async Task Logout_refuses_a_returnUrl_that_is_not_a_plain_local_path_and_keeps_the_session(string returnUrl)
+    {
+        using var client = Api.CreateApiClient();
+        (await SignInAsync(client, "logout-redirect-user")).Dispose();
+        var logoutUrl = await LogoutUrlAsync(client);
+
+        using var logout = await client.GetAsync($"{logoutUrl}&returnUrl={Uri.EscapeDataString(returnUrl)}");
+
+        var problem = await HttpAssert.ProblemAsync(logout, HttpStatusCode.BadRequest);
+        Assert.Equal(IdentityProblemTypes.InvalidReturnUrl, problem.GetProperty("type").GetString());
+        using var stillIn = await GetWithCsrfAsync(client, "/bff/user");
+        Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
+    }
+
+    /// <summary>
+    /// A cookie request to /bff/user is a cookie request whatever else it carries: an Authorization header, even a
+    /// valid token of someone else's, does not exempt it from the CSRF rule.
+    /// </summary>
+    [Theory]
+    [InlineData("x")]
+    [InlineData("Bearer not-a-token")]
+    [InlineData("valid token")]
+    public async Task An_Authorization_header_does_not_exempt_a_cookie_request_from_the_CSRF_rule(string authorization)
+    {
+        using var client = Api.CreateApiClient();
+        (await SignInAsync(client, "csrf-bypass-user")).Dispose();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/bff/user");
+        request.Headers.TryAddWithoutValidation("Authorization", authorization == "valid token" ? "Bearer " + ApiFactory.Token("someone-else") : authorization);
+
+        using var response = await client.SendAsync(request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Equal(IdentityProblemTypes.CsrfHeaderMissing, problem.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_refused_requests_Origin_reaches_the_log_cut_short_and_without_control_characters()
+    {
+        using var client = Api.CreateApiClient();
+        (await SignInAsync(client, "origin-log-user")).Dispose();
+        var firstLogLine = fixture.Logs.Lines.Count;
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/customer-sessions") { Content = JsonContent.Create(Request) };
+        request.Headers.TryAddWithoutValidation("Origin", "https://evil.example\u0001\u001b[31m" + new string('o', 5_000));
+
+        using var response = await client.SendAsync(request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+        var refusal = Assert.Single(fixture.Logs.Events.Skip(firstLogLine), e => e.RenderMessage().Contains("without the", StringComparison.Ordinal));
+        var origin = refusal.Properties["Origin"].ToString().Trim('"');
+        Assert.True(origin.Length <= 201, $"{origin.Length} characters of Origin were logged");
+        Assert.StartsWith("https://evil.example??[31m", origin, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, HttpContent> UnreadableForms => new()
+    {
+        { "multipart without a boundary", new StringContent("userId=x", System.Text.Encoding.UTF8, "multipart/form-data") },
+        { "more fields than ASP.NET Core reads", new FormUrlEncodedContent(Enumerable.Range(0, 1100).Select(i => KeyValuePair.Create($"f{i}", "x"))) },
+        { "a control character in the email", new FormUrlEncodedContent(new Dictionary<string, string> { ["userId"] = "u", ["email"] = "a\0b@example.com" }) },
+        { "a control character in the user id", new FormUrlEncodedContent(new Dictionary<string, string> { ["userId"] = "u\0v" }) },
+        { "a user id of 256 characters", new FormUrlEncodedContent(new Dictionary<string, string> { ["userId"] = new string('u', 256) }) },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnreadableForms))]
+    public async Task A_sign_in_form_that_cannot_be_used_is_a_400_problem_and_signs_no_one_in(string why, HttpContent form)
+    {
+        using var client = Api.CreateApiClient();
+
+        using var response = await client.PostAsync("/bff/login", form);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)), why);
+    }
+
     [Fact]
     public async Task Another_site_cannot_sign_a_browser_in()
     {
@@ -181,7 +271,8 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
 
         using var response = await SignInAsync(client, "attacker");
 
-        await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
+        Assert.Equal(IdentityProblemTypes.CrossSiteSignIn, problem.GetProperty("type").GetString());
     }
 
     [Fact]
@@ -205,7 +296,7 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         var logoutUrl = await LogoutUrlAsync(client);
 
         using var forged = await client.GetAsync("/bff/logout?sid=guessed");
-        await HttpAssert.ProblemAsync(forged, HttpStatusCode.BadRequest);
+        Assert.Equal(IdentityProblemTypes.LogoutNotConfirmed, (await HttpAssert.ProblemAsync(forged, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
         using var stillIn = await PostWithCsrfAsync(client);
         Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
 
@@ -289,26 +380,14 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         Assert.Equal("(request) => { request.headers['X-CSRF'] = '1'; return request; }", request);
     }
 
-    private static async Task<HttpResponseMessage> SignInAsync(HttpClient client, string userId, string? email = null, string returnUrl = "/") =>
-        await client.PostAsync("/bff/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["userId"] = userId,
-            ["email"] = email ?? $"{userId}@example.com",
-            ["name"] = userId,
-            ["returnUrl"] = returnUrl,
-        }));
+    private static Task<HttpResponseMessage> SignInAsync(HttpClient client, string userId, string? email = null, string returnUrl = "/") =>
+        BffRequests.SignInAsync(client, userId, email, returnUrl);
 
-    private static async Task<HttpResponseMessage> PostWithCsrfAsync(HttpClient client)
-    {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/customer-sessions") { Content = JsonContent.Create(Request) };
-        request.Headers.Add("X-CSRF", "1");
-        return await client.SendAsync(request);
-    }
+    private static Task<HttpResponseMessage> PostWithCsrfAsync(HttpClient client) => BffRequests.PostSessionAsync(client);
 
     private static async Task<HttpResponseMessage> GetWithCsrfAsync(HttpClient client, string path)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, path);
-        request.Headers.Add("X-CSRF", "1");
+        using var request = BffRequests.WithCsrf(HttpMethod.Get, path);
         return await client.SendAsync(request);
     }
 

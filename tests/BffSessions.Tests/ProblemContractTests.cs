@@ -1,5 +1,9 @@
 using System.Net;
 using System.Text;
+using System.Reflection;
+using BffSessions.Api.Data;
+using BffSessions.Api.Identity;
+using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
 
@@ -21,6 +25,97 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.NotFound);
         Assert.Equal(ProblemTypes.NotFound, problem.GetProperty("type").GetString());
     }
+
+    [Fact]
+    public async Task A_body_without_a_content_type_is_an_unsupported_media_type_problem()
+    {
+        using var client = Api.CreateClientFor(NewUserId());
+
+        using var response = await client.PostAsync("/api/customer-sessions", new ByteArrayContent(Encoding.UTF8.GetBytes(PricingTable)));
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal(ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
+        Assert.Empty(Stripe.Requests);
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=bogus")]
+    [InlineData("application/json; charset=\"utf-9\"")]
+    public async Task A_charset_that_cannot_be_decoded_is_an_unsupported_media_type_problem(string contentType)
+    {
+        using var client = Api.CreateClientFor(NewUserId());
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(PricingTable));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await client.PostAsync("/api/customer-sessions", content);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
+        Assert.Equal(ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
+        Assert.Empty(Stripe.Requests);
+    }
+
+    /// <summary>A strict client still learns which error it met: the problem is written whatever Accept says.</summary>
+    [Theory]
+    [InlineData("text/html")]
+    [InlineData("application/xml")]
+    public async Task A_client_that_accepts_no_JSON_still_gets_the_problem(string accept)
+    {
+        using var anonymous = Api.CreateApiClient();
+        using var signedIn = Api.CreateClientFor(NewUserId());
+        foreach (var client in new[] { anonymous, signedIn })
+        {
+            client.DefaultRequestHeaders.Accept.ParseAdd(accept);
+        }
+
+        using var notFound = await anonymous.GetAsync("/no-such-page");
+        using var unauthorized = await anonymous.PostAsync("/api/customer-sessions", JsonBody(PricingTable));
+        using var badJson = await signedIn.PostAsync("/api/customer-sessions", JsonBody("{"));
+        using var invalid = await signedIn.PostAsync("/api/customer-sessions", JsonBody("{\"components\":{}}"));
+
+        Assert.Equal(ProblemTypes.NotFound, (await HttpAssert.ProblemAsync(notFound, HttpStatusCode.NotFound)).GetProperty("type").GetString());
+        Assert.Equal(ProblemTypes.Unauthorized, (await HttpAssert.ProblemAsync(unauthorized, HttpStatusCode.Unauthorized)).GetProperty("type").GetString());
+        Assert.Equal(ProblemTypes.InvalidBody, (await HttpAssert.ProblemAsync(badJson, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+        Assert.Equal(ProblemTypes.InvalidRequest, (await HttpAssert.ProblemAsync(invalid, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task No_problem_may_be_cached()
+    {
+        using var client = Api.CreateClientFor(NewUserId());
+
+        using var invalid = await client.PostAsync("/api/customer-sessions", JsonBody("{\"components\":{}}"));
+        using var notFound = await client.GetAsync("/no-such-page");
+
+        Assert.All([invalid, notFound], r => Assert.True(r.Headers.CacheControl?.NoStore, $"{r.RequestMessage!.RequestUri} may be cached"));
+    }
+
+    /// <summary>
+    /// The README's error table and the code name the same problem types: a type added in code without a row, or a row
+    /// whose type no code writes, fails here.
+    /// </summary>
+    [Fact]
+    public void The_README_lists_exactly_the_problem_types_the_code_defines()
+    {
+        var table = File.ReadLines(Repository.PathOf("README.md"))
+            .SkipWhile(line => !line.StartsWith("| condition | status | `type`", StringComparison.Ordinal))
+            .Skip(2)
+            .TakeWhile(line => line.StartsWith('|'))
+            .Select(line => line.Split('|')[3].Trim().Trim('`'))
+            .Where(type => type.Length > 0)
+            .Select(type => ProblemTypes.Prefix + type)
+            .ToHashSet(StringComparer.Ordinal);
+        var defined = new[] { typeof(ProblemTypes), typeof(PaymentProblemTypes), typeof(IdentityProblemTypes), typeof(DataProblemTypes) }
+            .SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.Static))
+            .Where(f => f.IsLiteral && f.Name != nameof(ProblemTypes.Prefix))
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .ToHashSet(StringComparer.Ordinal);
+
+        Assert.Equal(defined.Order(StringComparer.Ordinal), table.Order(StringComparer.Ordinal));
+    }
+
+    private const string PricingTable = "{\"components\":{\"pricingTable\":{\"enabled\":true}}}";
+
+    private static StringContent JsonBody(string json) => new(json, Encoding.UTF8, "application/json");
 
     [Fact]
     public async Task A_wrong_method_is_a_method_not_allowed_problem()
@@ -56,6 +151,7 @@ public sealed class ChunkedBodyTests : StandInTest
         Assert.Null(request.Content.Headers.ContentLength);
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
         Assert.Equal(ProblemTypes.BodyTooLarge, problem.GetProperty("type").GetString());
+        Assert.Equal("The request body is larger than this service accepts.", problem.GetProperty("detail").GetString());
         Assert.Empty(Stripe.Requests);
     }
 }

@@ -38,6 +38,16 @@ public sealed class StartupTests : StandInTest
     }
 
     [Fact]
+    public async Task A_setting_that_was_renamed_stops_start_up_saying_where_it_went()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["RateLimiting:StripeConcurrency"] = "64" });
+
+        var error = Assert.ThrowsAny<Exception>(() => api.Server);
+
+        Assert.Contains("RateLimiting:StripeConcurrency was renamed Stripe:MaxCallsInFlight", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task An_unknown_database_provider_stops_start_up_naming_the_setting()
     {
         await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Database:Provider"] = "Oracle" });

@@ -75,6 +75,81 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
     }
 
     [Fact]
+    public async Task A_key_without_the_permission_is_credentials_rejected_not_a_retryable_error()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => StripeStandIn.Error(403, "invalid_request_error", message: "The provided key does not have access."));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(PaymentProblemTypes.StripeCredentialsRejected, problem.GetProperty("type").GetString());
+        Assert.Contains(LogEvents, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Stripes_Retry_After_is_capped_at_a_minute()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => new WithHeader("Retry-After", "99999999",
+            StripeStandIn.Error(429, "invalid_request_error", "rate_limit", "Too many requests.")));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(TimeSpan.FromMinutes(1), response.Headers.RetryAfter?.Delta);
+    }
+
+    /// <summary>The one check that keeps one user's client secret from ever reaching another: the session's customer is the one asked for.</summary>
+    [Fact]
+    public async Task A_session_Stripe_made_for_another_customer_is_a_502_and_never_handed_out()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => Results.Json(StripeStandIn.Session("cus_someone_else")));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.DoesNotContain("cuss_secret_", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        AssertLogged(LogEventLevel.Error, "belongs to another customer than the one asked for");
+    }
+
+    [Theory]
+    [InlineData(-60)]
+    [InlineData(2 * 24 * 3600)]
+    public async Task A_session_whose_expiry_is_not_within_the_next_day_is_a_502(long expiresInSeconds)
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (request, _) =>
+        {
+            var session = StripeStandIn.Session(request.Form["customer"]);
+            session["expires_at"] = DateTimeOffset.UtcNow.AddSeconds(expiresInSeconds).ToUnixTimeSeconds();
+            return Results.Json(session);
+        });
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        AssertLogged(LogEventLevel.Error, "expiry is not within the next day");
+    }
+
+    [Fact]
+    public async Task A_resource_missing_about_anything_but_the_customer_is_a_502_without_a_replacement()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => StripeStandIn.Error(400, "invalid_request_error", "resource_missing", "No such pricing table.", "components"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Empty(Stripe.RequestsTo("/v1/customers"));
+        Assert.Single(Stripe.RequestsTo(SessionsPath));
+    }
+
+    [Fact]
     public async Task A_Stripe_that_does_not_answer_in_time_gets_504_within_the_budget()
     {
         using var client = await WarmClientAsync();

@@ -11,7 +11,7 @@ namespace BffSessions.Api.Identity;
 /// Development without an identity provider: sign in as any user id and email, to try the browser flow locally.
 /// Mapped only in Development and only when no OpenID Connect Authority is configured.
 /// </summary>
-internal static class DevSignIn
+public static class DevSignIn
 {
     /// <summary>
     /// The issuer of identities from this form. Sessions it issued are refused outside Development

@@ -103,6 +103,30 @@ public sealed class LimitsAndHeadersTests : StandInTest
     }
 
     [Fact]
+    public async Task A_page_on_an_allowed_origin_can_read_a_refusal_and_its_Retry_After()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+        {
+            ["Cors:AllowedOrigins:0"] = "https://shop.example",
+            ["RateLimiting:PerUserBurst"] = "1",
+            ["RateLimiting:PerUserPerMinute"] = "1",
+        });
+        using var client = api.CreateClientFor("cross-origin-user");
+        client.DefaultRequestHeaders.Add("Origin", "https://shop.example");
+
+        using var tooLarge = await client.PostAsync("/api/customer-sessions",
+            new StringContent("{\"components\":{}}" + new string(' ', 20 * 1024), Encoding.UTF8, "application/json"));
+        (await client.PostAsJsonAsync("/api/customer-sessions", Request)).Dispose();
+        using var limited = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(tooLarge, HttpStatusCode.RequestEntityTooLarge);
+        Assert.Equal("https://shop.example", tooLarge.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        await HttpAssert.ProblemAsync(limited, HttpStatusCode.TooManyRequests);
+        Assert.Equal("https://shop.example", limited.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("Retry-After", string.Join(',', limited.Headers.GetValues("Access-Control-Expose-Headers")), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task Every_response_says_nosniff_success_error_and_health_alike()
     {
         await using var api = new ApiFactory(Stripe, Logs);

@@ -27,6 +27,7 @@ public class ApiFactory : WebApplicationFactory<Program>
 
     private static readonly byte[] SigningKey = Encoding.UTF8.GetBytes("bffsessions-tests-signing-key-0123456789-abcdef");
 
+    /// <summary>The signing key as the SigningKeys setting takes it.</summary>
     public static string SigningKeyBase64 => Convert.ToBase64String(SigningKey);
 
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-tests-{Guid.NewGuid():N}.db");
@@ -117,9 +118,9 @@ public class ApiFactory : WebApplicationFactory<Program>
     }
 
     public static string Token(string? userId, string? email = null, string? name = null,
-        DateTime? expires = null, string issuer = Issuer, string audience = Audience, byte[]? key = null)
+        DateTime? expires = null, string issuer = Issuer, string audience = Audience, byte[]? key = null, IEnumerable<Claim>? extraClaims = null)
     {
-        var claims = new List<Claim>();
+        var claims = new List<Claim>(extraClaims ?? []);
         if (userId is not null)
         {
             claims.Add(new Claim("sub", userId));

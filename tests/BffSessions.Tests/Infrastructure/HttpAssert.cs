@@ -22,10 +22,11 @@ public static class HttpAssert
         return problem;
     }
 
-    /// <summary>The validation errors of a 400 problem, one message per JSON path.</summary>
-    public static async Task<Dictionary<string, string>> ErrorsAsync(HttpResponseMessage response)
+    /// <summary>The validation errors of a 400 problem of the given type, one message per JSON path.</summary>
+    public static async Task<Dictionary<string, string>> ErrorsAsync(HttpResponseMessage response, string type)
     {
         var problem = await ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(type, problem.GetProperty("type").GetString());
         return problem.GetProperty("errors").EnumerateObject()
             .ToDictionary(e => e.Name, e => Assert.Single(e.Value.EnumerateArray()).GetString()!);
     }

@@ -5,21 +5,27 @@ namespace BffSessions.Tests.Unit;
 /// <summary>The request onto Stripe.net's typed options: each value lands on its own option, and nothing else is set.</summary>
 public sealed class StripeMappingTests
 {
-    [Fact]
-    public void Every_feature_lands_on_its_own_option()
+    /// <summary>
+    /// In each row some siblings differ, and across the rows every pair of one component's enabled/disabled features
+    /// differs at least once (as do the two components), so a mapping that swapped two fields fails here.
+    /// </summary>
+    [Theory]
+    [InlineData("enabled", "disabled", "disabled", "disabled", "enabled", "disabled")]
+    [InlineData("disabled", "disabled", "enabled", "enabled", "enabled", "disabled")]
+    public void Every_feature_lands_on_its_own_option(string redisplay, string save, string remove, string mobileRedisplay, string mobileSave, string mobileRemove)
     {
         var components = new SessionComponents(
-            new PaymentElementComponent(true, new PaymentElementFeatures("enabled", 4, ["limited", "always"], "disabled", "on_session", "enabled")),
+            new PaymentElementComponent(true, new PaymentElementFeatures(redisplay, 4, ["limited", "always"], save, "on_session", remove)),
             new PlainComponent(false),
             new PlainComponent(true),
-            new MobilePaymentElementComponent(false, new MobilePaymentElementFeatures("disabled", ["unspecified"], "enabled", "limited", "disabled")),
-            new CustomerSheetComponent(true, new CustomerSheetFeatures(["always"], "disabled")));
+            new MobilePaymentElementComponent(false, new MobilePaymentElementFeatures(mobileRedisplay, ["unspecified"], mobileSave, "limited", mobileRemove)),
+            new CustomerSheetComponent(true, new CustomerSheetFeatures(["always"], mobileRemove == "enabled" ? "disabled" : "enabled")));
 
         var options = components.ToStripeOptions();
 
         var pe = options.PaymentElement!;
         Assert.True(pe.Enabled);
-        Assert.Equal(("enabled", 4L, "disabled", "on_session", "enabled"),
+        Assert.Equal((redisplay, 4L, save, "on_session", remove),
             (pe.Features.PaymentMethodRedisplay, pe.Features.PaymentMethodRedisplayLimit, pe.Features.PaymentMethodSave,
                 pe.Features.PaymentMethodSaveUsage, pe.Features.PaymentMethodRemove));
         Assert.Equal(["limited", "always"], pe.Features.PaymentMethodAllowRedisplayFilters);
@@ -27,12 +33,12 @@ public sealed class StripeMappingTests
         Assert.True(options.BuyButton!.Enabled);
         var mpe = options.MobilePaymentElement!;
         Assert.False(mpe.Enabled);
-        Assert.Equal(("disabled", "enabled", "limited", "disabled"),
+        Assert.Equal((mobileRedisplay, mobileSave, "limited", mobileRemove),
             (mpe.Features.PaymentMethodRedisplay, mpe.Features.PaymentMethodSave, mpe.Features.PaymentMethodSaveAllowRedisplayOverride,
                 mpe.Features.PaymentMethodRemove));
         Assert.Equal(["unspecified"], mpe.Features.PaymentMethodAllowRedisplayFilters);
         Assert.True(options.CustomerSheet!.Enabled);
-        Assert.Equal("disabled", options.CustomerSheet.Features.PaymentMethodRemove);
+        Assert.Equal(mobileRemove == "enabled" ? "disabled" : "enabled", options.CustomerSheet.Features.PaymentMethodRemove);
         Assert.Equal(["always"], options.CustomerSheet.Features.PaymentMethodAllowRedisplayFilters);
     }
 

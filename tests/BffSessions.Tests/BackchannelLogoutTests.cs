@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text.Json;
+using BffSessions.Api.Identity;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace BffSessions.Tests;
+
+/// <summary>
+/// OpenID Connect Back-Channel Logout, against a provider whose keys the test holds: every rule of the logout token,
+/// each broken once, and the sessions a valid one names.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "xunit disposes the host through IAsyncLifetime.DisposeAsync.")]
+public sealed class BackchannelLogoutTests : StandInTest
+{
+    private const string Provider = "https://idp.example";
+    private const string ClientId = "bff-client";
+    private static readonly RsaSecurityKey ProviderKey = new(RSA.Create(2048)) { KeyId = "provider-key" };
+    private static readonly RsaSecurityKey ForeignKey = new(RSA.Create(2048)) { KeyId = "provider-key" };
+
+    private ApiFactory _api = null!;
+
+    public override async Task InitializeAsync()
+    {
+        await base.InitializeAsync();
+        _api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>
+        {
+            ["Authentication:Schemes:OpenIdConnect:Authority"] = Provider,
+            ["Authentication:Schemes:OpenIdConnect:ClientId"] = ClientId,
+            ["Authentication:Schemes:OpenIdConnect:ClientSecret"] = "not-used-here",
+        }, services => services.PostConfigure<OpenIdConnectOptions>(IdentityExtensions.OidcScheme, options =>
+        {
+            // The provider's discovery document, as the handler would have fetched it.
+            options.Configuration = new OpenIdConnectConfiguration { Issuer = Provider };
+            options.Configuration.SigningKeys.Add(ProviderKey);
+        }));
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await _api.DisposeAsync();
+        await base.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_logout_token_naming_a_sid_ends_that_session_alone()
+    {
+        var ended = await StoreSessionAsync("ada", "sid-1");
+        var other = await StoreSessionAsync("ada", "sid-2");
+        var someoneElse = await StoreSessionAsync("grace", "sid-3");
+
+        using var response = await PostAsync(Token(new { sub = "ada", sid = "sid-1" }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.Headers.CacheControl?.NoStore);
+        Assert.Equal((false, true, true), (await IsLiveAsync(ended), await IsLiveAsync(other), await IsLiveAsync(someoneElse)));
+    }
+
+    [Fact]
+    public async Task A_logout_token_naming_only_the_user_ends_all_of_their_sessions()
+    {
+        var first = await StoreSessionAsync("linus", "sid-a");
+        var second = await StoreSessionAsync("linus", "sid-b");
+        var someoneElse = await StoreSessionAsync("ken", "sid-c");
+
+        using var response = await PostAsync(Token(new { sub = "linus" }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((false, false, true), (await IsLiveAsync(first), await IsLiveAsync(second), await IsLiveAsync(someoneElse)));
+    }
+
+    [Fact]
+    public async Task A_fresh_logout_token_without_exp_is_accepted()
+    {
+        var session = await StoreSessionAsync("no-exp-user", "sid-n");
+
+        using var response = await PostAsync(Token(new { sid = "sid-n" }, withExpiry: false));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(await IsLiveAsync(session));
+    }
+
+    [Fact]
+    public async Task A_logout_token_for_a_session_that_already_ended_is_still_a_success()
+    {
+        using var response = await PostAsync(Token(new { sub = "nobody", sid = "long-gone" }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ending_all_of_a_users_sessions_is_one_call_for_operators_too()
+    {
+        var first = await StoreSessionAsync("lost-phone-user", "sid-x");
+        var second = await StoreSessionAsync("lost-phone-user", "sid-y");
+        var sessions = _api.Services.GetRequiredService<BrowserSessions>();
+
+        var ended = await sessions.EndAllAsync(Provider, "lost-phone-user", CancellationToken.None);
+
+        Assert.Equal(2, ended);
+        Assert.Equal((false, false), (await IsLiveAsync(first), await IsLiveAsync(second)));
+    }
+
+    public static TheoryData<string, Func<string>> BadTokens => new()
+    {
+        { "signed by another key", () => Token(new { sub = "victim", sid = "sid-v" }, key: ForeignKey) },
+        { "for another client", () => Token(new { sub = "victim", sid = "sid-v" }, audience: "another-client") },
+        { "from another issuer", () => Token(new { sub = "victim", sid = "sid-v" }, issuer: "https://evil.example") },
+        { "with a nonce, like an ID token", () => Token(new { sub = "victim", sid = "sid-v", nonce = "n" }) },
+        { "without the events claim", () => Token(new { sub = "victim", sid = "sid-v" }, withEvents: false) },
+        { "with another event", () => Token(new { sub = "victim", sid = "sid-v" }, events: new Dictionary<string, object> { ["https://example.com/other"] = new { } }) },
+        { "with the event's value not an object", () => Token(new { sub = "victim", sid = "sid-v" }, events: new Dictionary<string, object> { [BackchannelLogout.LogoutEvent] = "yes" }) },
+        { "naming neither sub nor sid", () => Token(new { }) },
+        { "expired", () => Token(new { sub = "victim", sid = "sid-v" }, issuedAt: DateTimeOffset.UtcNow.AddMinutes(-30), expires: DateTimeOffset.UtcNow.AddMinutes(-20)) },
+        { "issued in the future", () => Token(new { sub = "victim", sid = "sid-v" }, issuedAt: DateTimeOffset.UtcNow.AddMinutes(10)) },
+        { "old and without exp", () => Token(new { sub = "victim", sid = "sid-v" }, issuedAt: DateTimeOffset.UtcNow.AddMinutes(-10), withExpiry: false) },
+        { "without jti", () => Token(new { sub = "victim", sid = "sid-v" }, id: null) },
+        { "unsigned", () => new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(Claims(new { sub = "victim", sid = "sid-v" }))) },
+        { "not a JWT", () => "not-a-token" },
+        { "empty", () => "" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadTokens))]
+    public async Task A_bad_logout_token_is_a_400_problem_and_ends_nothing(string why, Func<string> token)
+    {
+        var victim = await StoreSessionAsync("victim", "sid-v");
+
+        using var response = await PostAsync(token());
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(IdentityProblemTypes.InvalidLogoutToken, problem.GetProperty("type").GetString());
+        Assert.True(await IsLiveAsync(victim), why);
+        Assert.Contains(Logs.Lines, l => l.Contains("Refused a back-channel logout", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_request_that_is_not_a_form_is_a_400_problem()
+    {
+        using var client = _api.CreateApiClient();
+
+        using var json = await client.PostAsync("/bff/backchannel", new StringContent("{\"logout_token\":\"x\"}", System.Text.Encoding.UTF8, "application/json"));
+        using var multipart = await client.PostAsync("/bff/backchannel", new StringContent("x", System.Text.Encoding.UTF8, "multipart/form-data"));
+
+        await HttpAssert.ProblemAsync(json, HttpStatusCode.BadRequest);
+        await HttpAssert.ProblemAsync(multipart, HttpStatusCode.BadRequest);
+    }
+
+    /// <summary>A session as signing in at the provider leaves it: a row keyed by a cookie key, with the provider's iss and sid.</summary>
+    private async Task<string> StoreSessionAsync(string subject, string sid)
+    {
+        var identity = new ClaimsIdentity([new Claim("iss", Provider), new Claim("sub", subject), new Claim("sid", sid)], "test");
+        var properties = new AuthenticationProperties { IssuedUtc = DateTimeOffset.UtcNow, ExpiresUtc = DateTimeOffset.UtcNow.AddHours(1) };
+        properties.Items[BrowserSessionStore.AbsoluteExpiryItem] = DateTimeOffset.UtcNow.AddHours(12).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+        return await _api.Services.GetRequiredService<BrowserSessionStore>()
+            .StoreAsync(new AuthenticationTicket(new ClaimsPrincipal(identity), properties, IdentityExtensions.CookieScheme));
+    }
+
+    private async Task<bool> IsLiveAsync(string key) =>
+        await _api.Services.GetRequiredService<BrowserSessionStore>().RetrieveAsync(key) is not null;
+
+    private async Task<HttpResponseMessage> PostAsync(string token)
+    {
+        using var client = _api.CreateApiClient();
+        return await client.PostAsync("/bff/backchannel", new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }));
+    }
+
+    private static readonly Dictionary<string, object> LogoutEvents = new() { [BackchannelLogout.LogoutEvent] = new { } };
+
+    /// <summary>A logout token as the provider signs it; each parameter breaks one rule when changed.</summary>
+    private static string Token(object claims, SecurityKey? key = null, string audience = ClientId, string issuer = Provider,
+        bool withEvents = true, Dictionary<string, object>? events = null, DateTimeOffset? issuedAt = null, bool withExpiry = true,
+        DateTimeOffset? expires = null, string? id = "jti-1")
+    {
+        var payload = Claims(claims);
+        var iat = issuedAt ?? DateTimeOffset.UtcNow;
+        payload["iss"] = issuer;
+        payload["aud"] = audience;
+        payload["iat"] = iat.ToUnixTimeSeconds();
+        if (withExpiry)
+        {
+            payload["exp"] = (expires ?? iat.AddMinutes(2)).ToUnixTimeSeconds();
+        }
+
+        if (id is not null)
+        {
+            payload["jti"] = id;
+        }
+
+        if (withEvents)
+        {
+            payload["events"] = events ?? LogoutEvents;
+        }
+
+        return new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(payload),
+            new SigningCredentials(key ?? ProviderKey, SecurityAlgorithms.RsaSha256), new Dictionary<string, object> { ["typ"] = "logout+jwt" });
+    }
+
+    private static Dictionary<string, object> Claims(object claims) =>
+        JsonSerializer.Deserialize<Dictionary<string, object>>(JsonSerializer.Serialize(claims))!;
+}

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using BffSessions.Api.Data;
+using BffSessions.Hosting;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BffSessions.Tests;
+
+/// <summary>A user is an issuer and a subject; a subject that cannot be a user id is refused before anything else happens.</summary>
+public sealed class UserIdentityTests(ServiceFixture fixture) : ServiceTest(fixture)
+{
+    public static TheoryData<string, string> UnusableSubjects => new()
+    {
+        { "empty", "" },
+        { "blank", "   " },
+        { "over 255 characters", new string('u', 256) },
+        { "with NUL", "user\0evil" },
+        { "with a line break", "user\nevil" },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnusableSubjects))]
+    public async Task A_subject_that_cannot_be_a_user_id_gets_a_403_before_any_database_or_Stripe_call(string why, string subject)
+    {
+        using var client = Api.CreateApiClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token(subject));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
+        Assert.Equal(ProblemTypes.Forbidden, problem.GetProperty("type").GetString());
+        Assert.Empty(Stripe.Requests);
+        await using var db = await Api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        Assert.False(await db.CustomerLinks.AnyAsync(l => l.UserId == subject), why);
+    }
+
+    [Fact]
+    public async Task A_subject_of_exactly_255_characters_is_a_user()
+    {
+        var subject = new string('u', 254) + Guid.NewGuid().ToString("N")[..1];
+        using var client = Api.CreateClientFor(subject);
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotNull(await Api.StoredLinkAsync(subject));
+    }
+
+    [Fact]
+    public async Task An_email_the_provider_has_not_verified_is_not_put_on_the_customer()
+    {
+        var unverified = NewUserId();
+        var verified = NewUserId();
+        using var first = Api.CreateApiClient();
+        first.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token(unverified, "someone-else@example.com",
+            extraClaims: [new Claim("email_verified", "false", ClaimValueTypes.Boolean)]));
+        using var second = Api.CreateApiClient();
+        second.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token(verified, "me@example.com",
+            extraClaims: [new Claim("email_verified", "true", ClaimValueTypes.Boolean)]));
+
+        (await first.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable)).Dispose();
+        (await second.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable)).Dispose();
+
+        var created = Stripe.RequestsTo("/v1/customers");
+        Assert.False(created.Single(c => c.Form["metadata[user_id]"] == unverified).Form.ContainsKey("email"));
+        Assert.Equal("me@example.com", created.Single(c => c.Form["metadata[user_id]"] == verified).Form["email"]);
+    }
+}
+
+/// <summary>Hosts that trust more than one issuer, and maps from before issuers were recorded.</summary>
+public sealed class IssuerTests : StandInTest
+{
+    private const string OtherIssuer = "https://other-idp.example";
+    private static readonly byte[] OtherKey = Encoding.UTF8.GetBytes("another-issuers-signing-key-0123456789-abcdef");
+    private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-legacy-{Guid.NewGuid():N}.db");
+
+    [Fact]
+    public async Task The_same_subject_from_two_issuers_is_two_users_with_two_customers()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+        {
+            ["Authentication:Schemes:Bearer:ValidIssuers:0"] = ApiFactory.Issuer,
+            ["Authentication:Schemes:Bearer:ValidIssuers:1"] = OtherIssuer,
+            ["Authentication:Schemes:Bearer:SigningKeys:1:Issuer"] = OtherIssuer,
+            ["Authentication:Schemes:Bearer:SigningKeys:1:Value"] = Convert.ToBase64String(OtherKey),
+        });
+        using var ours = api.CreateClientFor("shared-subject");
+        using var theirs = api.CreateApiClient();
+        theirs.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("shared-subject", issuer: OtherIssuer, key: OtherKey));
+
+        var customerOfOurs = await CustomerOfSessionAsync(ours);
+        var customerOfTheirs = await CustomerOfSessionAsync(theirs);
+
+        Assert.NotEqual(customerOfOurs, customerOfTheirs);
+        var created = Stripe.RequestsTo("/v1/customers");
+        Assert.Equal(2, created.Count);
+        Assert.Equal([ApiFactory.Issuer, OtherIssuer], created.Select(c => c.Form["metadata[issuer]"]).Order(StringComparer.Ordinal));
+        Assert.Equal(2, created.Select(c => c.Headers["Idempotency-Key"]).Distinct().Count());
+        Assert.Equal(customerOfOurs, (await api.StoredLinkAsync("shared-subject"))?.CustomerId);
+        Assert.Equal(customerOfTheirs, (await api.StoredLinkAsync("shared-subject", OtherIssuer))?.CustomerId);
+    }
+
+    /// <summary>
+    /// A map from before users were keyed by issuer keeps its customers: the rows get the issuer this deployment trusted,
+    /// and those users' next session creates no customer.
+    /// </summary>
+    [Fact]
+    public async Task Users_from_before_issuers_were_recorded_keep_their_customers()
+    {
+        var customerId = await CreateCustomerAtStripeAsync();
+        await CreateMapFromBeforeIssuersAsync("long-time-user", customerId);
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["ConnectionStrings:Customers"] = $"Data Source={_database}" });
+        using var client = api.CreateClientFor("long-time-user");
+        Stripe.Reset();
+
+        var customer = await CustomerOfSessionAsync(client);
+
+        Assert.Equal(customerId, customer);
+        Assert.Empty(Stripe.RequestsTo("/v1/customers"));
+        Assert.Equal(customerId, (await api.StoredLinkAsync("long-time-user"))?.CustomerId);
+        Assert.Contains(Logs.Lines, l => l.Contains($"Assigned 1 users from before issuers were recorded to issuer \"{ApiFactory.Issuer}\"", StringComparison.Ordinal));
+    }
+
+    private static async Task<string> CustomerOfSessionAsync(HttpClient client)
+    {
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
+    }
+
+    /// <summary>A customer Stripe knows, made the way the service made them before.</summary>
+    private async Task<string> CreateCustomerAtStripeAsync()
+    {
+        using var http = new HttpClient { BaseAddress = Stripe.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.StripeKey);
+        using var response = await http.PostAsync("/v1/customers", new FormUrlEncodedContent(new Dictionary<string, string> { ["metadata[user_id]"] = "long-time-user" }));
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    }
+
+    /// <summary>The schema as it was before issuers (the AddLinkKind migration), with one user in it.</summary>
+    private async Task CreateMapFromBeforeIssuersAsync(string userId, string customerId)
+    {
+        await using var db = new SqliteAppDbContext(new DbContextOptionsBuilder<SqliteAppDbContext>().UseSqlite($"Data Source={_database}").Options);
+        var migrations = db.Database.GetMigrations().ToList();
+        await db.GetService<IMigrator>().MigrateAsync(migrations.Single(m => m.EndsWith("_AddLinkKind", StringComparison.Ordinal)));
+        await db.Database.ExecuteSqlAsync(
+            $"INSERT INTO customer_links (user_id, customer_id, kind, created_at, updated_at) VALUES ({userId}, {customerId}, 'Customer', '2026-01-01', '2026-01-01')");
+    }
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        File.Delete(_database);
+    }
+}
