@@ -172,6 +172,36 @@ public sealed class SessionTests : StandInTest
         Assert.Empty(Stripe.Requests);
     }
 
+    /// <summary>
+    /// Kestrel, unlike the test server, refuses non-ASCII in a Location header with an exception: on the real server a
+    /// non-ASCII returnUrl is a 400 problem at sign-in and at logout, and the logout does not half-happen.
+    /// </summary>
+    [Fact]
+    public async Task A_non_ASCII_returnUrl_is_a_400_problem_on_the_real_server()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, "Development");
+        var port = FreePort();
+        api.UseKestrel(port);
+        api.StartServer();
+        using var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true };
+        using var client = new HttpClient(handler) { BaseAddress = new Uri($"http://localhost:{port}") };
+        using var signIn = await BffRequests.SignInAsync(client, "unicode-user");
+        var cookie = BffRequests.SessionCookieOf(signIn);
+        using var claims = await BffRequests.GetUserAsync(client, cookie);
+        var logoutUrl = (await BffRequests.ClaimsAsync(claims))["bff:logout_url"].GetString();
+
+        using var badSignIn = await BffRequests.SignInAsync(client, "unicode-user", returnUrl: "/café");
+        using var badLogout = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, $"{logoutUrl}&returnUrl={Uri.EscapeDataString("/café")}")
+        {
+            Headers = { { "Cookie", cookie } },
+        });
+
+        await HttpAssert.ProblemAsync(badSignIn, HttpStatusCode.BadRequest);
+        await HttpAssert.ProblemAsync(badLogout, HttpStatusCode.BadRequest);
+        using var stillIn = await BffRequests.GetUserAsync(client, cookie);
+        Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
+    }
+
     private static IDbContextFactory<AppDbContext> DatabaseOf(ApiFactory api) => api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
 
     private static async Task<int> SessionRowsAsync(ApiFactory api)

@@ -27,8 +27,10 @@ public sealed class BrowserSessionStore(
     /// <summary>When the session ends however often it is used: stamped once at sign-in, carried by every renewal.</summary>
     public const string AbsoluteExpiryItem = ".bff.absolute_expires";
 
-    // A purpose of its own: a ticket protected for this table is not a cookie, and a cookie is not a ticket here.
-    private readonly IDataProtector _protector = dataProtection.CreateProtector("BffSessions.BrowserSessions.Ticket.v1");
+    /// <summary>A purpose of its own: a ticket protected for this table is not a cookie, and a cookie is not a ticket here.</summary>
+    public const string TicketProtection = "BffSessions.BrowserSessions.Ticket.v1";
+
+    private readonly IDataProtector _protector = dataProtection.CreateProtector(TicketProtection);
 
     /// <summary>
     /// Called by the cookie handler as it signs someone in: stamps the absolute expiry, and keeps the sliding one

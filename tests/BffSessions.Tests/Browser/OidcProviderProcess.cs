@@ -33,6 +33,7 @@ public sealed class OidcProviderProcess : IAsyncDisposable
         start.Environment["OIDC_CLIENT_SECRET"] = ClientSecret;
         start.Environment["OIDC_REDIRECT_URI"] = new Uri(application, "/signin-oidc").ToString();
         start.Environment["OIDC_POST_LOGOUT_REDIRECT_URI"] = new Uri(application, "/signout-callback-oidc").ToString();
+        start.Environment["OIDC_BACKCHANNEL_LOGOUT_URI"] = new Uri(application, "/bff/backchannel").ToString();
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
         var provider = new OidcProviderProcess(process, new Uri($"http://localhost:{port}"));

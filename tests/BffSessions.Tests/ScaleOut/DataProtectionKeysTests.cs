@@ -29,7 +29,8 @@ public sealed class DataProtectionKeysTests : StandInTest
         using var request = new HttpRequestMessage(HttpMethod.Get, "/bff/user");
         request.Headers.Add("Cookie", cookie);
         request.Headers.Add("X-CSRF", "1");
-        using var atB = await b.CreateApiClient().SendAsync(request);
+        using var browserAtB = b.CreateApiClient();
+        using var atB = await browserAtB.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.OK, atB.StatusCode);
         Assert.Contains("roaming-user", await atB.Content.ReadAsStringAsync(), StringComparison.Ordinal);

@@ -87,19 +87,12 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
     {
         await StartAsync();
         using var a = fixture.A.CreateApiClient();
-        using var signIn = await a.PostAsync("/bff/login", new FormUrlEncodedContent(new Dictionary<string, string>
-        {
-            ["userId"] = "cookie-" + Guid.NewGuid().ToString("N"),
-            ["returnUrl"] = "/",
-        }));
+        using var signIn = await BffRequests.SignInAsync(a, "cookie-" + Guid.NewGuid().ToString("N"));
         Assert.Equal(HttpStatusCode.Redirect, signIn.StatusCode);
-        var cookie = signIn.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)).Split(';')[0];
+        var cookie = BffRequests.SessionCookieOf(signIn);
 
         using var b = fixture.B.CreateApiClient();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/customer-sessions") { Content = JsonContent.Create(Request) };
-        request.Headers.Add("Cookie", cookie);
-        request.Headers.Add("X-CSRF", "1");
-        using var response = await b.SendAsync(request);
+        using var response = await BffRequests.PostSessionAsync(b, cookie);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -122,6 +115,48 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
         Assert.EndsWith("-replacing-" + original, creations[1].Headers["Idempotency-Key"], StringComparison.Ordinal);
         Assert.Equal(replacement, (await fixture.A.StoredLinkAsync(userId))?.CustomerId);
         Assert.Equal(replacement, await SessionCustomerAsync(fixture.B, userId));
+    }
+
+    /// <summary>
+    /// The session lives in the shared database: signed in at A, the cookie works at B; signed out at A, every copy is
+    /// dead at B too, at once.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_logout_at_one_instance_ends_the_session_at_the_other()
+    {
+        await StartAsync();
+        using var atA = fixture.A.CreateApiClient();
+        using var signIn = await BffRequests.SignInAsync(atA, "roaming-" + Guid.NewGuid().ToString("N"));
+        var cookie = BffRequests.SessionCookieOf(signIn);
+        using var atB = fixture.B.CreateApiClient();
+        using var before = await BffRequests.GetUserAsync(atB, cookie);
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+
+        using var logout = await atA.SendAsync(BffRequests.WithCsrf(HttpMethod.Post, "/bff/logout"));
+
+        Assert.Equal(HttpStatusCode.Redirect, logout.StatusCode);
+        using var user = await BffRequests.GetUserAsync(atB, cookie);
+        using var session = await BffRequests.PostSessionAsync(atB, cookie);
+        await HttpAssert.ProblemAsync(user, HttpStatusCode.Unauthorized);
+        await HttpAssert.ProblemAsync(session, HttpStatusCode.Unauthorized);
+    }
+
+    /// <summary>On PostgreSQL a subject of 300 characters, or one with NUL, is refused as a 403 before any call, not a 503 from the column.</summary>
+    [SkippableTheory]
+    [InlineData(300)]
+    [InlineData(-1)]
+    public async Task An_unusable_subject_is_a_403_before_PostgreSQL_or_Stripe_sees_it(int length)
+    {
+        await StartAsync();
+        var subject = length > 0 ? new string('p', length) : "nul\0subject";
+        using var client = fixture.A.CreateApiClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token(subject));
+        var stripeCalls = fixture.Stripe.Requests.Count;
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
+        Assert.Equal(stripeCalls, fixture.Stripe.Requests.Count);
     }
 
     private async Task StartAsync()

@@ -35,6 +35,9 @@ const redirectUri = requireEnv('OIDC_REDIRECT_URI');
 const postLogoutRedirectUri = requireEnv('OIDC_POST_LOGOUT_REDIRECT_URI');
 // Optional: skip the consent page (grant openid/profile/email automatically). Off by default.
 const autoConsent = /^(1|true|yes)$/i.test(process.env.OIDC_AUTO_CONSENT ?? '');
+// Optional: the client's back-channel logout URI, e.g. http://localhost:5123/bff/backchannel. When set, the provider
+// puts the session's sid into ID tokens and posts a logout_token there when the user signs out at the provider.
+const backchannelLogoutUri = process.env.OIDC_BACKCHANNEL_LOGOUT_URI?.trim() || undefined;
 
 const issuer = `http://localhost:${port}`;
 const supportedScopes = ['openid', 'profile', 'email'];
@@ -123,8 +126,21 @@ const configuration = {
       // registered with either client_secret_post or client_secret_basic.
       token_endpoint_auth_method: 'client_secret_post',
       id_token_signed_response_alg: 'RS256',
+      ...(backchannelLogoutUri === undefined ? {} : {
+        backchannel_logout_uri: backchannelLogoutUri,
+        backchannel_logout_session_required: true,
+      }),
     },
   ],
+  // oidc-provider hands every outgoing request an undici dispatcher that refuses loopback and private addresses (its
+  // SSRF guard). The client under test is on loopback: drop the guard for its back-channel URI, and for nothing else.
+  fetch: (url, options) => {
+    if (backchannelLogoutUri !== undefined && String(url) === new URL(backchannelLogoutUri).href) {
+      const { dispatcher: _ssrfGuard, ...unguarded } = options;
+      return globalThis.fetch(url, unguarded);
+    }
+    return globalThis.fetch(url, options);
+  },
   clientAuthMethods: ['client_secret_post', 'client_secret_basic'],
   responseTypes: ['code'],
   // v9 only implements S256; make PKCE mandatory for every client (default: public clients only).
@@ -144,6 +160,7 @@ const configuration = {
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true, logoutSource },
+    backchannelLogout: { enabled: backchannelLogoutUri !== undefined },
     userinfo: { enabled: true },
   },
   ttl: {
@@ -163,6 +180,7 @@ for (const event of [
   'authorization.error',
   'grant.error',
   'end_session.error',
+  'backchannel.error',
   'userinfo.error',
   'discovery.error',
   'jwks.error',
