@@ -9,8 +9,8 @@ public sealed class ApiDocumentationOptions
 {
     public const string SectionName = "Swagger";
 
-    /// <summary>Serve the OpenAPI document and Swagger UI. Unset: on in Development, off elsewhere.</summary>
-    public bool? Enabled { get; set; }
+    /// <summary>Serve the OpenAPI document and Swagger UI: on in appsettings.Development.json, off by default elsewhere.</summary>
+    public bool Enabled { get; set; }
 }
 
 public static class ApiDocumentation
@@ -18,16 +18,14 @@ public static class ApiDocumentation
     private const string BearerScheme = "Bearer";
 
     /// <summary>
-    /// The OpenAPI document and Swagger UI, with the bearer scheme: in Development, and elsewhere only with
-    /// Swagger:Enabled (a map of the API is no business of the public's). Features add what is theirs (a request
+    /// The OpenAPI document and Swagger UI, with the bearer scheme, where Swagger:Enabled is true: in Development
+    /// (appsettings.Development.json) and where a deployment asks for it (a map of the API is no business of the public's). Features add what is theirs (a request
     /// example, a request interceptor) through <c>ConfigureSwaggerGen</c> and <c>Configure&lt;SwaggerUIOptions&gt;</c>.
     /// </summary>
     public static IHostApplicationBuilder AddApiDocumentation(this IHostApplicationBuilder builder)
     {
         // Decided while registering, from the bound section: where it is off, Swashbuckle is not even loaded.
-        var enabled = builder.Configuration.GetSection(ApiDocumentationOptions.SectionName).Get<ApiDocumentationOptions>()?.Enabled
-            ?? builder.Environment.IsDevelopment();
-        if (!enabled)
+        if (builder.Configuration.GetSection(ApiDocumentationOptions.SectionName).Get<ApiDocumentationOptions>() is not { Enabled: true })
         {
             return builder;
         }
