@@ -4,6 +4,7 @@ using BffSessions.Api.Data;
 using BffSessions.Api.Demo;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
+using BffSessions.Api.Webhooks;
 using BffSessions.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -20,6 +21,7 @@ builder.AddCrossOriginPolicy();         // Cors:AllowedOrigins, exact origins wi
 builder.AddPayments();                  // one Stripe.net client on IHttpClientFactory, or the offline stand-in
 builder.AddCustomers();                 // user -> Stripe customer: memory cache in front of the database
 builder.AddCustomerSessions();          // the one request this service answers: validator, issuer
+builder.AddStripeWebhooks();            // POST /stripe/webhook with Stripe:WebhookSecrets: deleted customers leave the map
 builder.AddDemoPage();                  // Demo:Enabled
 
 var app = builder.Build();
@@ -40,6 +42,7 @@ app.MapApiDocumentation();
 app.MapBff();
 app.MapDemoConfig();
 app.MapCustomerSessions();
+app.MapStripeWebhooks();
 
 await app.MigrateDatabaseAsync();
 await app.RunAsync();

@@ -21,7 +21,7 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
 
         ProblemDetails problem = badRequest.StatusCode switch
         {
-            StatusCodes.Status413PayloadTooLarge => RequestLimits.TooLarge(limits.Value.MaxBodyBytes),
+            StatusCodes.Status413PayloadTooLarge => RequestLimits.TooLarge(RequestLimits.MaxBodyBytesFor(httpContext, limits.Value.MaxBodyBytes)),
             // A body with no Content-Type at all: routing lets it through, and binding refuses it.
             StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaType(),
             _ => InvalidBody(badRequest),

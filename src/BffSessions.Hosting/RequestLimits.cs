@@ -57,6 +57,11 @@ public static class RequestLimits
         return app;
     }
 
+    /// <summary>The body cap for this request: the endpoint's own (<see cref="LargerBodyAllowed"/>), else the service's.</summary>
+    /// <remarks>WebApplication routes before any middleware of ours, so the endpoint is known by the time this is asked.</remarks>
+    public static long MaxBodyBytesFor(HttpContext http, long serviceMax) =>
+        http.GetEndpoint()?.Metadata.GetMetadata<LargerBodyAllowed>()?.MaxBytes ?? serviceMax;
+
     public const string UnsupportedMediaTypeDetail = "Send the body as JSON with Content-Type: application/json (UTF-8).";
 
     public static ProblemDetails TooLarge(long maxBytes) => Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemTypes.BodyTooLarge,
@@ -99,8 +104,7 @@ public static class RequestLimits
                 return Task.CompletedTask;
             }, http.Response);
 
-            // WebApplication routes before any middleware of ours, so an endpoint's own cap is known here.
-            var maxBody = http.GetEndpoint()?.Metadata.GetMetadata<LargerBodyAllowed>()?.MaxBytes ?? _maxBody;
+            var maxBody = MaxBodyBytesFor(http, _maxBody);
             if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
             {
                 size.MaxRequestBodySize = maxBody;

@@ -17,6 +17,7 @@ public sealed partial class ArchitectureTests
         ["Identity"] = ["Data"],
         ["Payments"] = [],
         ["Demo"] = ["Payments"],
+        ["Webhooks"] = ["Customers", "Data", "Payments"],
     };
 
     [Fact]

@@ -104,7 +104,7 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
             .Where(type => type.Length > 0)
             .Select(type => ProblemTypes.Prefix + type)
             .ToHashSet(StringComparer.Ordinal);
-        var defined = new[] { typeof(ProblemTypes), typeof(PaymentProblemTypes), typeof(IdentityProblemTypes), typeof(DataProblemTypes) }
+        var defined = new[] { typeof(ProblemTypes), typeof(PaymentProblemTypes), typeof(IdentityProblemTypes), typeof(DataProblemTypes), typeof(BffSessions.Api.Webhooks.WebhookProblemTypes) }
             .SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.Static))
             .Where(f => f.IsLiteral && f.Name != nameof(ProblemTypes.Prefix))
             .Select(f => (string)f.GetRawConstantValue()!)

@@ -44,13 +44,16 @@ public sealed partial class CustomerResolver(
             return cached;
         }
 
-        if (await FindAsync(owner, cancellationToken) is { } stored)
+        var link = await FindAsync(owner, cancellationToken);
+        if (link is { IsForgotten: false })
         {
+            var stored = new CustomerRef(link.CustomerId, link.Kind);
             cache.Set(owner.Key, stored);
             return stored;
         }
 
-        return await CreateOnceAsync(owner, replacing: null, cancellationToken);
+        // A new user; or one whose customer Stripe told us is gone: replaced before any session call, so none fails.
+        return await CreateOnceAsync(owner, replacing: link?.CustomerId, cancellationToken);
     }
 
     public Task<CustomerRef> ReplaceMissingAsync(CustomerOwner owner, string missingCustomerId, CancellationToken cancellationToken)
@@ -84,14 +87,16 @@ public sealed partial class CustomerResolver(
         // Whoever gets it second re-reads below and finds the first one's customer.
         await using var transaction = await db.LockAsync(owner.Key, cancellationToken);
         var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
-        if (link is not null && link.CustomerId != replacing)
+        if (link is not null && link.CustomerId != replacing && !link.IsForgotten)
         {
             var known = new CustomerRef(link.CustomerId, link.Kind);
             cache.Set(owner.Key, known);
             return known;
         }
 
-        // New users, and replacements, get the configured kind; everyone else keeps what the map says.
+        // New users, and replacements, get the configured kind; everyone else keeps what the map says. A replacement's
+        // idempotency key names the customer it replaces, or Stripe would answer with the one that is gone.
+        replacing ??= link?.CustomerId;
         var customer = await stripe.CreateCustomerAsync(owner, replacing, _newUsersKind, cancellationToken);
         var now = time.GetUtcNow();
         if (link is null)
@@ -117,12 +122,12 @@ public sealed partial class CustomerResolver(
         {
             // Without a database lock (SQLite), a second writer of the same user — another process on the same
             // file — loses on the primary key; the row it lost to is the answer.
-            var winner = await FindAsync(owner, cancellationToken);
-            if (winner is not { } won)
+            if (await FindAsync(owner, cancellationToken) is not { } winner)
             {
                 throw;
             }
 
+            var won = new CustomerRef(winner.CustomerId, winner.Kind);
             cache.Set(owner.Key, won);
             return won;
         }
@@ -136,14 +141,74 @@ public sealed partial class CustomerResolver(
         return customer;
     }
 
-    private async Task<CustomerRef?> FindAsync(CustomerOwner owner, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stripe says <paramref name="customerId"/> is gone (deleted in the Dashboard, an account closed). The map lets go
+    /// of exactly that id, under the same locks as creation: the user who has it gets a replacement at their next
+    /// session. A user who already has another customer keeps it; an id the map does not hold changes nothing.
+    /// </summary>
+    /// <returns>Whether a user had that customer.</returns>
+    public async Task<bool> ForgetAsync(string customerId, CancellationToken cancellationToken)
+    {
+        CustomerOwner holder;
+        await using (var db = await databases.CreateDbContextAsync(cancellationToken))
+        {
+            if (await db.CustomerLinks.AsNoTracking().Where(l => l.CustomerId == customerId).Select(l => new { l.Issuer, l.UserId })
+                    .FirstOrDefaultAsync(cancellationToken) is not { } found)
+            {
+                return false;
+            }
+
+            holder = new CustomerOwner(found.Issuer, found.UserId, null, null);
+        }
+
+        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(holder.Key) % (uint)_stripes.Length];
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            await using var strategyContext = await databases.CreateDbContextAsync(cancellationToken);
+            var forgotten = await strategyContext.Database.CreateExecutionStrategy().ExecuteAsync(
+                (holder, customerId), (_, state, token) => ForgetUnderLockAsync(state.holder, state.customerId, token), null, cancellationToken);
+            cache.Remove(holder.Key);
+            return forgotten;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    private async Task<bool> ForgetUnderLockAsync(CustomerOwner holder, string customerId, CancellationToken cancellationToken)
+    {
+        await using var db = await databases.CreateDbContextAsync(cancellationToken);
+        await using var transaction = await db.LockAsync(holder.Key, cancellationToken);
+        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == holder.Issuer && l.UserId == holder.UserId, cancellationToken);
+        if (link is null || link.CustomerId != customerId)
+        {
+            return false; // replaced meanwhile: the user's customer now is another, which the event is not about
+        }
+
+        link.ForgottenCustomerId = customerId;
+        link.ForgottenAt = time.GetUtcNow().UtcDateTime;
+        link.UpdatedAt = time.GetUtcNow();
+        await db.SaveChangesAsync(cancellationToken);
+        if (transaction is not null)
+        {
+            await transaction.CommitAsync(cancellationToken);
+        }
+
+        LogForgotten(logger, customerId, holder.UserId);
+        return true;
+    }
+
+    private async Task<CustomerLink?> FindAsync(CustomerOwner owner, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         return await db.CustomerLinks.AsNoTracking()
-            .Where(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId)
-            .Select(l => (CustomerRef?)new CustomerRef(l.CustomerId, l.Kind))
-            .FirstOrDefaultAsync(cancellationToken);
+            .FirstOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
     }
+
+    [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Stripe says customer {CustomerId} of user {UserId} is gone: replaced at the user's next session")]
+    private static partial void LogForgotten(ILogger logger, string customerId, string userId);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Warning, Message = "Customer {MissingCustomerId} of user {UserId} is gone from Stripe; replaced by {CustomerId}")]
     private static partial void LogReplaced(ILogger logger, string? missingCustomerId, string userId, string customerId);

@@ -10,8 +10,10 @@ public static class CustomersExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<CustomerCache>();
-        builder.Services.AddSingleton<ICustomerResolver, CustomerResolver>();
+        builder.Services.AddSingleton<CustomerResolver>();
+        builder.Services.AddSingleton<ICustomerResolver>(services => services.GetRequiredService<CustomerResolver>());
         builder.Services.AddHostedService<LegacyIssuerAssignment>();
+        builder.Services.AddHostedService<ForgottenCustomersSync>();
         return builder;
     }
 

@@ -19,6 +19,10 @@ public sealed class CustomersOptions
     [Range(typeof(TimeSpan), "00:00:01", "1.00:00:00")]
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>How soon every instance stops using a customer Stripe said is gone (a webhook that reached any instance).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan ForgottenCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>
     /// The issuer (<c>iss</c>) of the users the map held before it recorded issuers. Unset: the bearer scheme's
     /// ValidIssuer, else its Authority, else the OpenID Connect Authority — the issuer this deployment trusted then.

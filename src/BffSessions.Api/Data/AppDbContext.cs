@@ -27,11 +27,32 @@ public sealed class CustomerLink
     public DateTimeOffset CreatedAt { get; init; }
 
     public DateTimeOffset UpdatedAt { get; set; }
+
+    /// <summary>
+    /// A customer Stripe told us is gone (deleted, or the account closed). While it equals <see cref="CustomerId"/>,
+    /// the user's next session first creates a replacement (CustomerResolver).
+    /// </summary>
+    public string? ForgottenCustomerId { get; set; }
+
+    /// <summary>When the customer was forgotten: every instance drops that user from its memory cache after it.</summary>
+    public DateTime? ForgottenAt { get; set; }
+
+    public bool IsForgotten => ForgottenCustomerId is not null && ForgottenCustomerId == CustomerId;
+}
+
+/// <summary>A Stripe event already handled: a second delivery of the same id does nothing.</summary>
+public sealed class ProcessedStripeEvent
+{
+    public required string Id { get; init; }
+
+    public required string Type { get; init; }
+
+    public DateTime ReceivedAt { get; init; }
 }
 
 /// <summary>
-/// The service's one database: the user → customer map, the browser sessions, and the Data Protection keys that
-/// encrypt them, so every instance sharing it serves every user and every logout reaches every instance. One model; each provider has its own migrations
+/// The service's one database: the user → customer map, the browser sessions, the Stripe events handled, and the
+/// Data Protection keys that encrypt sessions, so every instance sharing it serves every user and every logout reaches every instance. One model; each provider has its own migrations
 /// (Data/Migrations/Sqlite and …/Postgres), generated against its subclass.
 /// </summary>
 public abstract class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
@@ -41,11 +62,17 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
         v => v.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.ToUniversalTime(), DateTimeKind.Utc),
         v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
 
+    private static readonly ValueConverter<DateTime?, DateTime?> NullableUtcDateTime = new(
+        v => v == null ? null : v.Value.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.Value.ToUniversalTime(), DateTimeKind.Utc),
+        v => v == null ? null : DateTime.SpecifyKind(v.Value, DateTimeKind.Utc));
+
     public DbSet<CustomerLink> CustomerLinks => Set<CustomerLink>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     public DbSet<BrowserSession> BrowserSessions => Set<BrowserSession>();
+
+    public DbSet<ProcessedStripeEvent> ProcessedStripeEvents => Set<ProcessedStripeEvent>();
 
     /// <summary>
     /// Begins a transaction in which the row keyed <paramref name="key"/> can be written by one caller at a time, across
@@ -67,6 +94,20 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
         link.Property(l => l.Kind).HasColumnName("kind").HasConversion<string>().HasMaxLength(16).HasDefaultValue(CustomerKind.Customer).HasSentinel((CustomerKind)(-1));
         link.Property(l => l.CreatedAt).HasColumnName("created_at");
         link.Property(l => l.UpdatedAt).HasColumnName("updated_at");
+        link.Property(l => l.ForgottenCustomerId).HasColumnName("forgotten_customer_id").HasMaxLength(255);
+        link.Property(l => l.ForgottenAt).HasColumnName("forgotten_at").HasConversion(NullableUtcDateTime);
+        link.Ignore(l => l.IsForgotten);
+        // Stripe's events name the customer, not the user; instances look for recently forgotten customers.
+        link.HasIndex(l => l.CustomerId);
+        link.HasIndex(l => l.ForgottenAt);
+
+        var stripeEvent = modelBuilder.Entity<ProcessedStripeEvent>();
+        stripeEvent.ToTable("processed_stripe_events");
+        stripeEvent.HasKey(e => e.Id);
+        stripeEvent.Property(e => e.Id).HasColumnName("id").HasMaxLength(255);
+        stripeEvent.Property(e => e.Type).HasColumnName("type").HasMaxLength(255);
+        stripeEvent.Property(e => e.ReceivedAt).HasColumnName("received_at").HasConversion(UtcDateTime);
+        stripeEvent.HasIndex(e => e.ReceivedAt);
 
         var session = modelBuilder.Entity<BrowserSession>();
         session.ToTable("browser_sessions");

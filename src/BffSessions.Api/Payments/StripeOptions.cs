@@ -32,6 +32,12 @@ public sealed class StripeOptions
 
     public string? BuyButtonId { get; set; }
 
+    /// <summary>
+    /// The signing secrets (<c>whsec_…</c>) of the event destinations that post to <c>/stripe/webhook</c>: one per
+    /// destination (snapshot and thin events need one each), and two of one during a secret roll. Empty: webhooks off.
+    /// </summary>
+    public string[] WebhookSecrets { get; set; } = [];
+
     public bool UsesOfflineStandIn => string.IsNullOrWhiteSpace(SecretKey);
 }
 
@@ -46,6 +52,12 @@ public sealed class StripeOptionsValidator(IHostEnvironment environment) : IVali
         if (!options.ApiBase.IsAbsoluteUri || (options.ApiBase.Scheme != Uri.UriSchemeHttps && options.ApiBase.Scheme != Uri.UriSchemeHttp))
         {
             return ValidateOptionsResult.Fail("Stripe:ApiBase must be an absolute http(s) URL, such as https://api.stripe.com.");
+        }
+
+        if (options.WebhookSecrets.Any(secret => !secret.StartsWith("whsec_", StringComparison.Ordinal) || secret.Length < 10))
+        {
+            return ValidateOptionsResult.Fail(
+                "Stripe:WebhookSecrets holds something that is not a webhook signing secret: each must be the whsec_… value Stripe shows for an event destination (or `stripe listen` prints).");
         }
 
         var key = options.SecretKey?.Trim();

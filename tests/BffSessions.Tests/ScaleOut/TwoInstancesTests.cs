@@ -1,12 +1,17 @@
 using System.Net;
 using System.Net.Http.Json;
+using BffSessions.Api.Customers;
+using BffSessions.Api.Payments;
 using BffSessions.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BffSessions.Tests.ScaleOut;
 
 /// <summary>Two instances of the service sharing one PostgreSQL server and one counting Stripe stand-in.</summary>
 public sealed class TwoInstancesFixture : IAsyncLifetime
 {
+    public const string WebhookSecret = "whsec_two_instances_test";
+
     public PostgresServer Database { get; private set; } = null!;
 
     public StripeStandIn Stripe { get; private set; } = null!;
@@ -34,6 +39,8 @@ public sealed class TwoInstancesFixture : IAsyncLifetime
         {
             ["Database:Provider"] = "Postgres",
             ["ConnectionStrings:Customers"] = Database.ConnectionString("bffsessions"),
+            ["Stripe:WebhookSecrets:0"] = WebhookSecret,
+            ["Customers:ForgottenCheckInterval"] = "00:00:00.200",
         };
         // Development, for the local sign-in form that issues the cookie; Stripe is still the stand-in.
         A = new ApiFactory(Stripe, Logs, "Development", settings);
@@ -157,6 +164,41 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
 
         await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
         Assert.Equal(stripeCalls, fixture.Stripe.Requests.Count);
+    }
+
+    /// <summary>
+    /// Stripe tells one instance; the other stops using its cached copy within seconds, and the user it serves gets a
+    /// new customer before any session call: no Stripe call fails on either instance.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_deleted_customer_reported_to_one_instance_is_replaced_first_on_the_other()
+    {
+        await StartAsync();
+        var userId = "webhook-" + Guid.NewGuid().ToString("N");
+        var original = await SessionCustomerAsync(fixture.A, userId);
+        Assert.Equal(original, await SessionCustomerAsync(fixture.B, userId)); // B now serves it from memory
+        Assert.True(fixture.Stripe.DeleteCustomer(original));
+        var body = StripeEvents.CustomerDeleted(original);
+        using var toA = fixture.A.CreateApiClient();
+        var callsBefore = fixture.Stripe.Requests.Count;
+
+        using var delivered = await StripeEvents.DeliverAsync(toA, body, StripeEvents.Signature(body, DateTimeOffset.UtcNow, TwoInstancesFixture.WebhookSecret));
+        Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
+        var cacheOfB = fixture.B.Services.GetRequiredService<CustomerCache>();
+        var key = new CustomerOwner(ApiFactory.Issuer, userId, null, null).Key;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (cacheOfB.TryGet(key, out _) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var replacement = await SessionCustomerAsync(fixture.B, userId);
+
+        Assert.NotEqual(original, replacement);
+        var calls = fixture.Stripe.Requests.Skip(callsBefore).ToList();
+        Assert.Equal(["/v1/customers", "/v1/customer_sessions"], calls.Select(c => c.Path));
+        Assert.Equal(replacement, calls[1].Form["customer"]);
+        Assert.Equal(replacement, (await fixture.A.StoredLinkAsync(userId))?.CustomerId);
     }
 
     private async Task StartAsync()

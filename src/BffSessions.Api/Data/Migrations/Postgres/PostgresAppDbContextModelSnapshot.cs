@@ -100,6 +100,15 @@ namespace BffSessions.Api.Data.Migrations.Postgres
                         .HasColumnType("character varying(255)")
                         .HasColumnName("customer_id");
 
+                    b.Property<DateTime?>("ForgottenAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("forgotten_at");
+
+                    b.Property<string>("ForgottenCustomerId")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("forgotten_customer_id");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -114,7 +123,35 @@ namespace BffSessions.Api.Data.Migrations.Postgres
 
                     b.HasKey("Issuer", "UserId");
 
+                    b.HasIndex("CustomerId");
+
+                    b.HasIndex("ForgottenAt");
+
                     b.ToTable("customer_links", (string)null);
+                });
+
+            modelBuilder.Entity("BffSessions.Api.Data.ProcessedStripeEvent", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("received_at");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("type");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("processed_stripe_events", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>

@@ -95,6 +95,15 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("customer_id");
 
+                    b.Property<DateTime?>("ForgottenAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("forgotten_at");
+
+                    b.Property<string>("ForgottenCustomerId")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("forgotten_customer_id");
+
                     b.Property<string>("Kind")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -109,7 +118,35 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
 
                     b.HasKey("Issuer", "UserId");
 
+                    b.HasIndex("CustomerId");
+
+                    b.HasIndex("ForgottenAt");
+
                     b.ToTable("customer_links", (string)null);
+                });
+
+            modelBuilder.Entity("BffSessions.Api.Data.ProcessedStripeEvent", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("ReceivedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("received_at");
+
+                    b.Property<string>("Type")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("type");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ReceivedAt");
+
+                    b.ToTable("processed_stripe_events", (string)null);
                 });
 
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>

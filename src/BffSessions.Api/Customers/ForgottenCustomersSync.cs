@@ -1,0 +1,63 @@
+using BffSessions.Api.Data;
+using BffSessions.Api.Payments;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Api.Customers;
+
+/// <summary>
+/// Every instance keeps customers in memory for <see cref="CustomersOptions.CacheDuration"/>. When Stripe tells any
+/// instance that a customer is gone, the others learn it here within <see cref="CustomersOptions.ForgottenCheckInterval"/>:
+/// they drop those users from memory, so their next session reads the map and gets a replacement first.
+/// </summary>
+public sealed partial class ForgottenCustomersSync(
+    IDbContextFactory<AppDbContext> databases, CustomerCache cache, IOptions<CustomersOptions> options, TimeProvider time,
+    ILogger<ForgottenCustomersSync> logger) : BackgroundService
+{
+    /// <summary>
+    /// Each look reaches this far back past the previous one: instances' clocks differ a little, and a forget is
+    /// committed a moment after it is stamped. Dropping a user from memory twice costs one database read.
+    /// </summary>
+    private static readonly TimeSpan Overlap = TimeSpan.FromSeconds(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var since = time.GetUtcNow().UtcDateTime - Overlap;
+        using var timer = new PeriodicTimer(options.Value.ForgottenCheckInterval, time);
+        while (await timer.WaitForNextTickAsync(stoppingToken))
+        {
+            try
+            {
+                var now = time.GetUtcNow().UtcDateTime;
+                await DropForgottenSinceAsync(since, stoppingToken);
+                since = now - Overlap;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogFailed(logger, e.GetBaseException().Message);
+            }
+        }
+    }
+
+    private async Task DropForgottenSinceAsync(DateTime since, CancellationToken cancellationToken)
+    {
+        await using var db = await databases.CreateDbContextAsync(cancellationToken);
+        var users = await db.CustomerLinks.AsNoTracking().Where(l => l.ForgottenAt > since)
+            .Select(l => new { l.Issuer, l.UserId }).ToListAsync(cancellationToken);
+        foreach (var user in users)
+        {
+            cache.Remove(new CustomerOwner(user.Issuer, user.UserId, null, null).Key);
+        }
+
+        if (users.Count > 0)
+        {
+            LogDropped(logger, users.Count);
+        }
+    }
+
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Debug, Message = "Dropped {Count} user(s) whose Stripe customer is gone from the memory cache")]
+    private static partial void LogDropped(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Could not look for forgotten customers (tried again shortly): {Reason}")]
+    private static partial void LogFailed(ILogger logger, string reason);
+}
