@@ -11,6 +11,7 @@ var builder = WebApplication.CreateBuilder(args);
 
 builder.AddRepositorySettings();        // appsettings.json from the repository root, beneath env vars and secrets
 builder.AddLogging();                   // Serilog from configuration; request logs without secrets
+builder.AddTelemetry();                 // OpenTelemetry over OTLP (OTEL_*), Prometheus on Telemetry:MetricsPort
 builder.AddProblemResponses();          // every error is application/problem+json with a urn:bffsessions:problem type
 builder.AddRequestLimits();             // 16 KiB bodies, no Server header
 builder.AddRateLimits();                // the limiter and its 429 problem; policies come from the features
@@ -26,6 +27,7 @@ builder.AddDemoPage();                  // Demo:Enabled
 
 var app = builder.Build();
 
+app.UseMetricsPort();                   // /metrics on its own port, and nothing else there
 app.UseRequestLogging();               // outermost, so it logs the status the client really got
 app.UseProblemResponses();
 app.UseCors();                          // before the limits, so an allowed page can read their refusals too

@@ -10,11 +10,15 @@ public static class LoggingExtensions
         // build the host many times (serilog-aspnetcore #251); each host keeps its own logger rather than
         // the static Log.Logger, so hosts side by side do not steal each other's events. ReadFrom.Services
         // picks up sinks that tests register.
+        // Serilog also hands every event to the logging providers, where OpenTelemetry's exports it over OTLP
+        // (Telemetry). Those are the only providers: the framework's console would print each line a second time.
+        builder.Logging.ClearProviders();
         builder.Services.AddSerilog(
             (services, logger) => logger
                 .ReadFrom.Configuration(builder.Configuration)
                 .ReadFrom.Services(services),
-            preserveStaticLogger: true);
+            preserveStaticLogger: true,
+            writeToProviders: true);
         return builder;
     }
 

@@ -13,7 +13,8 @@ public static class ProblemResponses
         // Every problem passes through here, whoever wrote it: ours carry their URN already; the framework's own
         // (routing's 404, 405 and 415, a body the request delegate could not read, an unhandled exception's 500) get
         // one by their status, so a front-end can always branch on "type". No problem is worth caching.
-        builder.Services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOptions<ProblemDetailsOptions>().Configure<ServiceMetrics>((options, metrics) => options.CustomizeProblemDetails = context =>
         {
             var problem = context.ProblemDetails;
             context.HttpContext.Response.Headers.CacheControl = "no-store";
@@ -30,6 +31,13 @@ public static class ProblemResponses
                     StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaTypeDetail,
                     _ => null,
                 };
+            }
+
+            // Turned away: every 4xx, and a 503 (busy, rate-limited by Stripe, no database). A 500, 502 or 504 is a
+            // failure, not a refusal; Stripe's own show in bffsessions.stripe.duration.
+            if (problem.Status is < 500 or StatusCodes.Status503ServiceUnavailable)
+            {
+                metrics.RequestRejected(ProblemTypes.ShortName(problem.Type!));
             }
         });
         // Whatever the client's Accept header says, a problem is written: after ASP.NET Core's own writer, which

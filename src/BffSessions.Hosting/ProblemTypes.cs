@@ -20,6 +20,10 @@ public static class ProblemTypes
     public const string RateLimited = Prefix + "rate-limited";
     public const string InternalError = Prefix + "internal-error";
 
+    /// <summary>A problem type without its URN prefix ("stripe-busy"): how metrics and logs name it.</summary>
+    public static string ShortName(string type) =>
+        type.StartsWith(Prefix, StringComparison.Ordinal) ? type[Prefix.Length..] : type;
+
     /// <summary>A status that no code of ours answered with a type: the framework's own, named by the status.</summary>
     internal static string ForStatus(int status) => status switch
     {

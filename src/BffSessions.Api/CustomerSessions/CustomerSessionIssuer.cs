@@ -1,5 +1,6 @@
 using BffSessions.Api.Customers;
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 
 namespace BffSessions.Api.CustomerSessions;
 
@@ -8,21 +9,29 @@ namespace BffSessions.Api.CustomerSessions;
 /// customer was deleted (in the Dashboard, say) — replace it once and try once more. A second "deleted" for the
 /// replacement is not healed again: it escapes as <see cref="StripeCustomerMissingException"/>, a 502.
 /// </summary>
-public sealed class CustomerSessionIssuer(ICustomerResolver customers, IStripeGateway stripe)
+public sealed class CustomerSessionIssuer(ICustomerResolver customers, IStripeGateway stripe, ServiceMetrics metrics)
 {
     public async Task<IssuedSession> IssueAsync(CustomerOwner owner, SessionComponents components, CancellationToken cancellationToken)
     {
         var options = components.ToStripeOptions();
         var customer = await customers.ResolveAsync(owner, cancellationToken);
+        CreatedSession session;
         try
         {
-            return new IssuedSession(customer, await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken));
+            session = await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
         }
         catch (StripeCustomerMissingException missing)
         {
             customer = await customers.ReplaceMissingAsync(owner, missing.CustomerId, cancellationToken);
-            return new IssuedSession(customer, await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken));
+            session = await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
         }
+
+        foreach (var component in components.EnabledNames())
+        {
+            metrics.SessionCreated(component);
+        }
+
+        return new IssuedSession(customer, session);
     }
 }
 

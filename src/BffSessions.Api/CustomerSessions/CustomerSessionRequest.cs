@@ -17,6 +17,35 @@ public sealed record SessionComponents(
 {
     /// <summary>Stripe's mobile SDKs need the customer id together with the client secret.</summary>
     public bool NeedsCustomerId => MobilePaymentElement?.Enabled == true || CustomerSheet?.Enabled == true;
+
+    /// <summary>The enabled components, by Stripe's names (payment_element, pricing_table, …): how the metrics count sessions.</summary>
+    public IEnumerable<string> EnabledNames()
+    {
+        if (PaymentElement?.Enabled == true)
+        {
+            yield return "payment_element";
+        }
+
+        if (PricingTable?.Enabled == true)
+        {
+            yield return "pricing_table";
+        }
+
+        if (BuyButton?.Enabled == true)
+        {
+            yield return "buy_button";
+        }
+
+        if (MobilePaymentElement?.Enabled == true)
+        {
+            yield return "mobile_payment_element";
+        }
+
+        if (CustomerSheet?.Enabled == true)
+        {
+            yield return "customer_sheet";
+        }
+    }
 }
 
 /// <summary>The pricing table and the buy button: Stripe defines no features for them.</summary>

@@ -1,5 +1,6 @@
 using BffSessions.Api.Data;
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -26,6 +27,7 @@ public sealed partial class CustomerResolver(
     IDbContextFactory<AppDbContext> databases,
     IStripeGateway stripe,
     CustomerCache cache,
+    ServiceMetrics metrics,
     IOptions<CustomersOptions> options,
     TimeProvider time,
     ILogger<CustomerResolver> logger) : ICustomerResolver
@@ -98,6 +100,7 @@ public sealed partial class CustomerResolver(
         // idempotency key names the customer it replaces, or Stripe would answer with the one that is gone.
         replacing ??= link?.CustomerId;
         var customer = await stripe.CreateCustomerAsync(owner, replacing, _newUsersKind, cancellationToken);
+        metrics.CustomerCreated(customer.Kind == CustomerKind.Account ? "account" : "customer", replacing is null ? "new" : "replaced");
         var now = time.GetUtcNow();
         if (link is null)
         {

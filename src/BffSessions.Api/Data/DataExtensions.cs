@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Npgsql;
+using OpenTelemetry.Trace;
 
 namespace BffSessions.Api.Data;
 
@@ -25,9 +27,13 @@ public static class DataExtensions
                 // requests after an outage succeed instead of answering 503.
                 AddContext<PostgresAppDbContext>(builder, (db, connection) => db.UseNpgsql(connection, npgsql =>
                     npgsql.EnableRetryOnFailure(maxRetryCount: 2, maxRetryDelay: TimeSpan.FromMilliseconds(500), errorCodesToAdd: null)));
+                // Npgsql's own spans (the SQL as EF wrote it: placeholders, never values).
+                builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddNpgsql());
                 break;
             default:
                 AddContext<SqliteAppDbContext>(builder, (db, connection) => db.UseSqlite(connection));
+                // SQLite's driver has no spans of its own: EF Core's (the SQL with literals and parameters masked).
+                builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddEntityFrameworkCoreInstrumentation());
                 break;
         }
 

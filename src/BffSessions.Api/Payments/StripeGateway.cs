@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
+using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
 using Serilog;
 using Stripe;
@@ -26,7 +28,8 @@ public interface IStripeGateway
 /// <see cref="StripeOptions.Timeout"/> budget (Stripe.net's retries included), within the bound on calls in flight,
 /// and records Stripe's request id for the request log.
 /// </summary>
-public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics, TimeProvider time)
+public sealed class StripeGateway(
+    StripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics, ServiceMetrics metrics, TimeProvider time)
     : IStripeGateway, IDisposable
 {
     /// <summary>Stripe's sessions last 30 minutes; anything beyond a day is not a session Stripe made.</summary>
@@ -60,12 +63,12 @@ public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> o
                 Metadata = metadata,
                 Configuration = new Stripe.V2.Core.AccountCreateConfigurationOptions { Customer = new() },
             };
-            var created = await WithinBudgetAsync(token => client.V2.Core.Accounts.CreateAsync(account, request, token), cancellationToken);
+            var created = await WithinBudgetAsync("accounts.create", token => client.V2.Core.Accounts.CreateAsync(account, request, token), cancellationToken);
             return new CustomerRef(created.Id, CustomerKind.Account);
         }
 
         var create = new CustomerCreateOptions { Email = owner.Email, Name = owner.Name, Metadata = metadata };
-        var customer = await WithinBudgetAsync(token => client.V1.Customers.CreateAsync(create, request, token), cancellationToken);
+        var customer = await WithinBudgetAsync("customers.create", token => client.V1.Customers.CreateAsync(create, request, token), cancellationToken);
         return new CustomerRef(customer.Id, CustomerKind.Customer);
     }
 
@@ -88,7 +91,7 @@ public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> o
         CustomerSession session;
         try
         {
-            session = await WithinBudgetAsync(token => client.V1.CustomerSessions.CreateAsync(create, cancellationToken: token), cancellationToken);
+            session = await WithinBudgetAsync("customer_sessions.create", token => client.V1.CustomerSessions.CreateAsync(create, cancellationToken: token), cancellationToken);
         }
         catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" or "customer_account" })
         {
@@ -130,7 +133,35 @@ public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> o
         + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(owner.Key)))
         + (replacing is null ? "" : "-replacing-" + replacing);
 
-    private async Task<T> WithinBudgetAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
+    /// <summary>
+    /// One Stripe call (Stripe.net's retries included), as one span and one measurement named by
+    /// <paramref name="operation"/>: within the in-flight bound and the time budget, its request id noted for the log.
+    /// </summary>
+    private async Task<T> WithinBudgetAsync<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
+        where T : IStripeEntity
+    {
+        using var activity = Telemetry.Source.StartActivity("stripe " + operation, ActivityKind.Internal);
+        activity?.SetTag(Telemetry.StripeOperationTag, operation);
+        var started = time.GetTimestamp();
+        var outcome = "ok";
+        try
+        {
+            return await CallAsync(call, activity, requestAborted);
+        }
+        catch (Exception e) when (PaymentProblemTypes.Of(e) is { } problem)
+        {
+            outcome = ProblemTypes.ShortName(problem);
+            activity?.SetStatus(ActivityStatusCode.Error, outcome);
+            throw;
+        }
+        finally
+        {
+            activity?.SetTag("bffsessions.stripe.outcome", outcome);
+            metrics.StripeCall(operation, outcome, time.GetElapsedTime(started));
+        }
+    }
+
+    private async Task<T> CallAsync<T>(Func<CancellationToken, Task<T>> call, Activity? activity, CancellationToken requestAborted)
         where T : IStripeEntity
     {
         using var permit = _inFlight.AttemptAcquire();
@@ -144,21 +175,27 @@ public sealed class StripeGateway(StripeClient client, IOptions<StripeOptions> o
         try
         {
             var result = await call(budget.Token);
-            if (result.StripeResponse?.RequestId is { } requestId)
-            {
-                diagnostics.Set("StripeRequestId", requestId);
-            }
-
+            NoteRequestId(result.StripeResponse?.RequestId, activity);
             return result;
         }
         catch (Exception e) when (budget.IsCancellationRequested && !requestAborted.IsCancellationRequested && e is OperationCanceledException or StripeException)
         {
             throw new StripeTimeoutException(_budget, e);
         }
-        catch (StripeException e) when (e.StripeResponse?.RequestId is { } requestId)
+        catch (StripeException e)
+        {
+            NoteRequestId(e.StripeResponse?.RequestId, activity);
+            throw;
+        }
+    }
+
+    /// <summary>Stripe's request id, for the request's log line and the span: what Stripe's support asks for.</summary>
+    private void NoteRequestId(string? requestId, Activity? activity)
+    {
+        if (requestId is not null)
         {
             diagnostics.Set("StripeRequestId", requestId);
-            throw;
+            activity?.SetTag(Telemetry.StripeRequestIdTag, requestId);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Net;
 using System.Text.RegularExpressions;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.Diagnostics;
@@ -27,18 +26,16 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var problem = exception switch
+        var problem = (PaymentProblemTypes.Of(exception), exception) switch
         {
-            StripeTimeoutException timeout => Timeout(timeout),
-            StripeBusyException => Busy(),
-            StripeCustomerMissingException missing => CustomerStillMissing(missing),
-            StripeAnswerRejectedException rejected => Rejected(rejected),
-            StripeException { HttpStatusCode: HttpStatusCode.TooManyRequests } e => RateLimited(e),
-            // A bad key (401), or a restricted key without the permission (403): the operators must fix it, retrying will not.
-            StripeException { StripeError.Type: "authentication_error" or "permission_error" }
-                or StripeException { HttpStatusCode: HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden } => Unauthorized((StripeException)exception),
-            StripeException e => Failed(e),
-            HttpRequestException e => Unreachable(e),
+            (PaymentProblemTypes.StripeTimeout, StripeTimeoutException timeout) => Timeout(timeout),
+            (PaymentProblemTypes.StripeBusy, _) => Busy(),
+            (PaymentProblemTypes.StripeError, StripeCustomerMissingException missing) => CustomerStillMissing(missing),
+            (PaymentProblemTypes.StripeError, StripeAnswerRejectedException rejected) => Rejected(rejected),
+            (PaymentProblemTypes.StripeRateLimited, StripeException e) => RateLimited(e),
+            (PaymentProblemTypes.StripeCredentialsRejected, StripeException e) => Unauthorized(e),
+            (PaymentProblemTypes.StripeError, StripeException e) => Failed(e),
+            (PaymentProblemTypes.StripeUnreachable, HttpRequestException e) => Unreachable(e),
             _ => null,
         };
         if (problem is null)

@@ -58,7 +58,7 @@ public static partial class StripeWebhooks
 
     public static async Task<IResult> HandleAsync(
         HttpContext http, StripeClient stripe, CustomerResolver customers, IDbContextFactory<AppDbContext> databases,
-        IOptions<StripeOptions> options, TimeProvider time, ILoggerFactory loggers)
+        IOptions<StripeOptions> options, ServiceMetrics metrics, TimeProvider time, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(StripeWebhooks));
         string body;
@@ -73,6 +73,7 @@ public static partial class StripeWebhooks
         if (Verify(body, header, options.Value.WebhookSecrets, stripe, time.GetUtcNow()) is not { } received)
         {
             LogRefused(logger, ClaimedId(body) ?? "(unreadable)");
+            metrics.WebhookEvent("unverified", "refused");
             return Problems.Result(StatusCodes.Status400BadRequest, WebhookProblemTypes.InvalidSignature, "The Stripe-Signature does not match",
                 "The body is not signed by a Stripe event destination this service knows, or the signature is too old.");
         }
@@ -82,6 +83,7 @@ public static partial class StripeWebhooks
         if (await db.ProcessedStripeEvents.AnyAsync(e => e.Id == id, http.RequestAborted))
         {
             LogDuplicate(logger, id, type);
+            metrics.WebhookEvent(type, "duplicate");
             return TypedResults.Ok();
         }
 
@@ -100,6 +102,7 @@ public static partial class StripeWebhooks
         }
 
         LogHandled(logger, id, type, forgotten ? "the customer is let go of" : "nothing to change");
+        metrics.WebhookEvent(type, forgotten ? "customer-forgotten" : "ignored");
         return TypedResults.Ok();
     }
 

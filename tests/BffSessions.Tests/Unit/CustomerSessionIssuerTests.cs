@@ -1,6 +1,10 @@
+using System.Diagnostics.Metrics;
 using BffSessions.Api.Customers;
 using BffSessions.Api.CustomerSessions;
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Stripe;
 
 namespace BffSessions.Tests.Unit;
@@ -11,13 +15,31 @@ public sealed class CustomerSessionIssuerTests
     private static readonly CustomerOwner Ada = new("https://issuer.example", "ada", "ada@example.com", "Ada");
     private static readonly SessionComponents PricingTable = new(null, new PlainComponent(true), null, null, null);
 
+    private readonly IMeterFactory _meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
+
+    private ServiceMetrics Metrics => new(_meters);
+
+    [Fact]
+    public async Task Each_enabled_component_of_an_issued_session_is_counted_and_a_failed_one_not_at_all()
+    {
+        using var sessions = new MetricCollector<long>(_meters, Telemetry.Name, "bffsessions.sessions.created");
+        var both = new SessionComponents(new PaymentElementComponent(true, null), new PlainComponent(true), new PlainComponent(false), null, null);
+        var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer), new CustomerRef("cus_new", CustomerKind.Customer));
+
+        await new CustomerSessionIssuer(customers, new FakeStripe(), Metrics).IssueAsync(Ada, both, CancellationToken.None);
+        await Assert.ThrowsAsync<StripeCustomerMissingException>(() =>
+            new CustomerSessionIssuer(customers, new FakeStripe { Missing = { "cus_old", "cus_new" } }, Metrics).IssueAsync(Ada, both, CancellationToken.None));
+
+        Assert.Equal(["payment_element", "pricing_table"], sessions.GetMeasurementSnapshot().Select(m => (string)m.Tags["component"]!).Order(StringComparer.Ordinal));
+    }
+
     [Fact]
     public async Task A_known_customer_costs_one_session_call_and_no_replacement()
     {
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer));
         var stripe = new FakeStripe();
 
-        var issued = await new CustomerSessionIssuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None);
+        var issued = await new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None);
 
         Assert.Equal("cus_old", issued.Customer.Id);
         Assert.Equal(["cus_old"], stripe.SessionsFor);
@@ -30,7 +52,7 @@ public sealed class CustomerSessionIssuerTests
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer), new CustomerRef("cus_new", CustomerKind.Customer));
         var stripe = new FakeStripe { Missing = { "cus_old" } };
 
-        var issued = await new CustomerSessionIssuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None);
+        var issued = await new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None);
 
         Assert.Equal("cus_new", issued.Customer.Id);
         Assert.Equal(["cus_old", "cus_new"], stripe.SessionsFor);
@@ -45,7 +67,7 @@ public sealed class CustomerSessionIssuerTests
         var stripe = new FakeStripe { Missing = { "cus_old", "cus_new" } };
 
         var missing = await Assert.ThrowsAsync<StripeCustomerMissingException>(
-            () => new CustomerSessionIssuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None));
+            () => new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None));
 
         Assert.Equal("cus_new", missing.CustomerId);
         Assert.Equal(["cus_old", "cus_new"], stripe.SessionsFor);
@@ -58,7 +80,7 @@ public sealed class CustomerSessionIssuerTests
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer));
         var stripe = new FakeStripe { Failure = new StripeException("Stripe is down.") };
 
-        await Assert.ThrowsAsync<StripeException>(() => new CustomerSessionIssuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None));
+        await Assert.ThrowsAsync<StripeException>(() => new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None));
 
         Assert.Empty(customers.Replaced);
         Assert.Single(stripe.SessionsFor);

@@ -1,0 +1,228 @@
+using System.ComponentModel.DataAnnotations;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Hosting;
+using OpenTelemetry;
+using OpenTelemetry.Logs;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace BffSessions.Hosting;
+
+/// <summary>The <c>Telemetry</c> section; the rest is OpenTelemetry's own <c>OTEL_*</c> settings.</summary>
+public sealed class TelemetryOptions
+{
+    public const string SectionName = "Telemetry";
+
+    /// <summary>A port of its own for Prometheus' <c>/metrics</c>; 0 = none. The API's port never serves it.</summary>
+    [Range(0, 65535)]
+    public int MetricsPort { get; set; }
+}
+
+/// <summary>
+/// OpenTelemetry the standard way (eShop's ServiceDefaults): traces, metrics and logs are exported over OTLP when
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the SDK reads <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>,
+/// <c>OTEL_SERVICE_NAME</c>, <c>OTEL_RESOURCE_ATTRIBUTES</c> and the sampler settings itself), metrics also as
+/// Prometheus text on <see cref="TelemetryOptions.MetricsPort"/>. With neither, nothing is collected at all. Features
+/// add their spans and instruments to <see cref="Name"/> and their instrumentation with
+/// <c>ConfigureOpenTelemetryTracerProvider</c>.
+/// </summary>
+public static class Telemetry
+{
+    /// <summary>The service's ActivitySource and Meter.</summary>
+    public const string Name = "BffSessions";
+
+    public static readonly ActivitySource Source = new(Name);
+
+    /// <summary>Log and span attributes that could name a person or a customer: never exported.</summary>
+    private static readonly HashSet<string> PrivateAttributes = new(StringComparer.Ordinal)
+    {
+        "UserId", "CustomerId", "MissingCustomerId", "Email", "Origin",
+    };
+
+    public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<TelemetryOptions>().BindConfiguration(TelemetryOptions.SectionName).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<ServiceMetrics>();
+        var telemetry = builder.Configuration.GetSection(TelemetryOptions.SectionName).Get<TelemetryOptions>() ?? new TelemetryOptions();
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
+        // What to collect, declared whether or not anything exports: tests add an in-memory exporter to the same.
+        builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing
+            .AddSource(Name)
+            .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = http =>
+                !http.Request.Path.StartsWithSegments("/health") && (telemetry.MetricsPort == 0 || http.Connection.LocalPort != telemetry.MetricsPort))
+            .AddHttpClientInstrumentation(http =>
+            {
+                // Stripe's calls are children of the gateway's span: they carry its operation, and Stripe's request id.
+                http.EnrichWithHttpRequestMessage = (activity, _) =>
+                {
+                    if (activity.Parent is { Source.Name: Name } parent && parent.GetTagItem(StripeOperationTag) is string operation)
+                    {
+                        activity.SetTag(StripeOperationTag, operation);
+                    }
+                };
+                http.EnrichWithHttpResponseMessage = (activity, response) =>
+                {
+                    if (response.Headers.TryGetValues("Request-Id", out var ids))
+                    {
+                        activity.SetTag(StripeRequestIdTag, ids.FirstOrDefault());
+                    }
+                };
+            }));
+        builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics
+            .AddAspNetCoreInstrumentation()
+            .AddHttpClientInstrumentation()
+            .AddRuntimeInstrumentation()
+            .AddMeter(Name));
+        builder.Services.ConfigureOpenTelemetryLoggerProvider(logging => logging.AddProcessor(new DropPrivateAttributes()));
+
+        // Whether: only where something exports. The builder's overload names the service after the application
+        // (OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override it).
+        var openTelemetry = builder.AddOpenTelemetry();
+        if (otlp)
+        {
+            openTelemetry.WithTracing().WithLogging();
+        }
+
+        if (otlp || telemetry.MetricsPort != 0)
+        {
+            openTelemetry.WithMetrics(metrics =>
+            {
+                if (telemetry.MetricsPort != 0)
+                {
+                    metrics.AddPrometheusExporter();
+                }
+            });
+        }
+
+        if (otlp)
+        {
+            openTelemetry.UseOtlpExporter();
+        }
+
+        if (telemetry.MetricsPort != 0)
+        {
+            builder.Services.AddSingleton<IStartupFilter>(new MetricsPortListener(telemetry.MetricsPort));
+        }
+
+        return builder;
+    }
+
+    /// <summary>The tag naming which Stripe call a span is (customers.create, customer_sessions.create, …).</summary>
+    public const string StripeOperationTag = "bffsessions.stripe.operation";
+
+    /// <summary>Stripe's request id: what Stripe's support asks for.</summary>
+    public const string StripeRequestIdTag = "stripe.request_id";
+
+    /// <summary>
+    /// First in the pipeline: on the metrics port, <c>/metrics</c> and nothing else; elsewhere, never <c>/metrics</c>. The
+    /// port is told apart by the connection's local port, which a client cannot fake (a Host header it can).
+    /// </summary>
+    public static WebApplication UseMetricsPort(this WebApplication app)
+    {
+        var port = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<TelemetryOptions>>().Value.MetricsPort;
+        if (port == 0)
+        {
+            return app;
+        }
+
+        app.MapWhen(http => http.Connection.LocalPort == port, metrics =>
+        {
+            metrics.Use((http, next) =>
+            {
+                // Scrapes are not the service's traffic: keep them out of its request metrics.
+                if (http.Features.Get<IHttpMetricsTagsFeature>() is { } tags)
+                {
+                    tags.MetricsDisabled = true;
+                }
+
+                return next(http);
+            });
+            metrics.UseOpenTelemetryPrometheusScrapingEndpoint();
+            metrics.Run(http =>
+            {
+                http.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            });
+        });
+        return app;
+    }
+
+    /// <summary>
+    /// Adds the metrics port to the addresses the server was going to listen on anyway (ASPNETCORE_HTTP_PORTS,
+    /// --urls …), rather than replacing them as configuring Kestrel's endpoints in code would.
+    /// </summary>
+    private sealed class MetricsPortListener(int port) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            if (app.ApplicationServices.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>() is { Addresses: { IsReadOnly: false, Count: > 0 } addresses })
+            {
+                addresses.Add($"http://*:{port}");
+            }
+
+            next(app);
+        };
+    }
+
+    /// <summary>
+    /// Every Serilog property reaches the exported log record as an attribute: those that could name a person or a
+    /// customer are dropped before any exporter sees them. (The record's body is the message template, not its text.)
+    /// </summary>
+    private sealed class DropPrivateAttributes : BaseProcessor<LogRecord>
+    {
+        public override void OnEnd(LogRecord data)
+        {
+            if (data.Attributes is { } attributes && attributes.Any(a => PrivateAttributes.Contains(a.Key)))
+            {
+                data.Attributes = attributes.Where(a => !PrivateAttributes.Contains(a.Key)).ToList();
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The service's own instruments on the <see cref="Telemetry.Name"/> meter. Every tag value comes from a closed set
+/// (a component, an operation, a problem type, a reason): never a user, a customer, an email or a secret.
+/// </summary>
+public sealed class ServiceMetrics
+{
+    private readonly Counter<long> _sessions;
+    private readonly Histogram<double> _stripe;
+    private readonly Counter<long> _customers;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<long> _webhooks;
+
+    public ServiceMetrics(IMeterFactory meters)
+    {
+        var meter = meters.Create(Telemetry.Name);
+        _sessions = meter.CreateCounter<long>("bffsessions.sessions.created", "{session}",
+            "Customer sessions handed out, by component enabled in them.");
+        _stripe = meter.CreateHistogram<double>("bffsessions.stripe.duration", "s",
+            "How long each Stripe call took, retries included, by operation and outcome.", tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
+        _customers = meter.CreateCounter<long>("bffsessions.customers.created", "{customer}",
+            "Stripe customers (or accounts) created: for new users, or replacing one that is gone.");
+        _rejected = meter.CreateCounter<long>("bffsessions.requests.rejected", "{request}",
+            "Requests turned away, by the problem type's name (invalid-body, rate-limited, csrf-header-missing, stripe-busy, …).");
+        _webhooks = meter.CreateCounter<long>("bffsessions.webhook.events", "{event}",
+            "Stripe event deliveries, by event type and what was done.");
+    }
+
+    public void SessionCreated(string component) => _sessions.Add(1, new KeyValuePair<string, object?>("component", component));
+
+    public void StripeCall(string operation, string outcome, TimeSpan elapsed) => _stripe.Record(elapsed.TotalSeconds,
+        new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("outcome", outcome));
+
+    public void CustomerCreated(string kind, string reason) =>
+        _customers.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("reason", reason));
+
+    public void RequestRejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public void WebhookEvent(string type, string outcome) =>
+        _webhooks.Add(1, new KeyValuePair<string, object?>("type", type), new KeyValuePair<string, object?>("outcome", outcome));
+}
