@@ -132,10 +132,13 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
             "The service is at its limit of concurrent payment-provider calls. Retry after the time in the Retry-After header.", requestId: null);
     }
 
-    /// <summary>Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value): mask them.</summary>
+    /// <summary>
+    /// Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value), and often name the
+    /// customer ("No such customer: 'cus_…'"): mask them, so the log (and what telemetry exports of it) holds neither.
+    /// </summary>
     private static string? Redact(string? message) => message is null ? null : SecretLike().Replace(message, "[redacted]");
 
-    [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|\bBearer\s+\S+")]
+    [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|\bBearer\s+\S+|\b(cus|acct)_[A-Za-z0-9]+")]
     private static partial Regex SecretLike();
 
     private static ProblemDetails Problem(int status, string type, string title, string detail, string? requestId)

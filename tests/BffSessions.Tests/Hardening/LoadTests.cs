@@ -6,16 +6,6 @@ using BffSessions.Tests.Infrastructure;
 
 namespace BffSessions.Tests.Hardening;
 
-/// <summary>
-/// The load test fills both cores for a while. It runs alone, after every other collection: beside it, tests that
-/// measure time (the Stripe budget, a hung call beside healthy traffic) would measure the load test instead.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class RunsAlone
-{
-    public const string Name = "Runs alone";
-}
-
 /// <summary>Load with an unreliable Stripe: nothing lost, nothing duplicated, nothing leaked.</summary>
 [Collection(RunsAlone.Name)]
 public sealed class LoadTests : StandInTest
