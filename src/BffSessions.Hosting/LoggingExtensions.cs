@@ -1,4 +1,5 @@
 using Serilog;
+using Serilog.Events;
 
 namespace BffSessions.Hosting;
 
@@ -35,6 +36,14 @@ public static class LoggingExtensions
             options.MessageTemplate =
                 "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms";
             options.IncludeQueryInRequestPath = false;
+            // The path is the client's text: cut, and without the control characters that would forge a line.
+            options.GetMessageTemplateProperties = (http, path, elapsed, status) =>
+            [
+                new LogEventProperty("RequestMethod", new ScalarValue(http.Request.Method)),
+                new LogEventProperty("RequestPath", new ScalarValue(LogValues.Text(path))),
+                new LogEventProperty("StatusCode", new ScalarValue(status)),
+                new LogEventProperty("Elapsed", new ScalarValue(elapsed)),
+            ];
             options.EnrichDiagnosticContext = (diagnostics, http) =>
             {
                 if (http.GetEndpoint() is RouteEndpoint route)

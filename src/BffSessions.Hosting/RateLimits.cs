@@ -23,7 +23,7 @@ public static partial class RateLimits
                 // A token bucket always says when its next token comes; a limiter that does not gets the shortest honest wait.
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
                 http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
-                LogRefused(logger, http.Request.Path, retryAfter);
+                LogRefused(logger, LogValues.Text(http.Request.Path), retryAfter);
                 await problems.WriteAsync(http, Problems.Create(StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too many requests",
                     "Too many requests were made in a short time. Retry after the time in the Retry-After header."));
             };
@@ -32,5 +32,5 @@ public static partial class RateLimits
     }
 
     [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Rate limit reached on {Path}; retry after {RetryAfter} s")]
-    private static partial void LogRefused(ILogger logger, PathString path, int retryAfter);
+    private static partial void LogRefused(ILogger logger, string path, int retryAfter);
 }

@@ -109,6 +109,72 @@ public sealed class BackchannelLogoutTests : StandInTest
         Assert.Equal((false, false), (await IsLiveAsync(first), await IsLiveAsync(second)));
     }
 
+    /// <summary>Sessions are the provider's: a logout by sub ends only that issuer's user, not an equal sub signed in some other way.</summary>
+    [Fact]
+    public async Task A_logout_token_ends_only_sessions_of_its_own_issuer()
+    {
+        var atTheProvider = await StoreSessionAsync("same-sub", "sid-p");
+        var elsewhere = await StoreSessionAsync("same-sub", "sid-e", issuer: "https://another-idp.example");
+
+        using var response = await PostAsync(Token(new { sub = "same-sub" }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((false, true), (await IsLiveAsync(atTheProvider), await IsLiveAsync(elsewhere)));
+    }
+
+    [Fact]
+    public async Task A_token_naming_a_sid_and_another_users_sub_ends_nothing()
+    {
+        var session = await StoreSessionAsync("owner-of-sid", "sid-owned");
+
+        using var response = await PostAsync(Token(new { sub = "someone-else", sid = "sid-owned" }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(await IsLiveAsync(session));
+    }
+
+    /// <summary>A captured token replayed later must not end the sessions the user began after signing out.</summary>
+    [Fact]
+    public async Task A_replayed_logout_token_ends_nothing_the_second_time()
+    {
+        var token = Token(new { sub = "replayed-user" }, id: "jti-replayed-" + Guid.NewGuid().ToString("N"));
+        (await PostAsync(token)).Dispose();
+        var laterSession = await StoreSessionAsync("replayed-user", "sid-later");
+
+        using var replay = await PostAsync(token);
+
+        Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+        Assert.True(await IsLiveAsync(laterSession));
+    }
+
+    /// <summary>
+    /// A logout token always names the provider's own sub, whichever claim the customer map keys users by
+    /// (Identity:UserIdClaim=oid for Entra ID): the session is still found.
+    /// </summary>
+    [Fact]
+    public async Task A_logout_by_sub_ends_the_session_when_users_are_keyed_by_another_claim()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>
+        {
+            ["Authentication:Schemes:OpenIdConnect:Authority"] = Provider,
+            ["Authentication:Schemes:OpenIdConnect:ClientId"] = ClientId,
+            ["Authentication:Schemes:OpenIdConnect:ClientSecret"] = "not-used-here",
+            ["Identity:UserIdClaim"] = "oid",
+        }, services => services.PostConfigure<OpenIdConnectOptions>(IdentityExtensions.OidcScheme, options =>
+        {
+            options.Configuration = new OpenIdConnectConfiguration { Issuer = Provider };
+            options.Configuration.SigningKeys.Add(ProviderKey);
+        }));
+        var store = api.Services.GetRequiredService<BrowserSessionStore>();
+        var key = await store.StoreAsync(Ticket(new Claim("iss", Provider), new Claim("sub", "pairwise-sub"), new Claim("oid", "object-id-1"), new Claim("sid", "sid-o")));
+
+        using var client = api.CreateApiClient();
+        using var response = await client.PostAsync("/bff/backchannel", new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = Token(new { sub = "pairwise-sub" }) }));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Null(await store.RetrieveAsync(key));
+    }
+
     public static TheoryData<string, Func<string>> BadTokens => new()
     {
         { "signed by another key", () => Token(new { sub = "victim", sid = "sid-v" }, key: ForeignKey) },
@@ -122,6 +188,10 @@ public sealed class BackchannelLogoutTests : StandInTest
         { "expired", () => Token(new { sub = "victim", sid = "sid-v" }, issuedAt: DateTimeOffset.UtcNow.AddMinutes(-30), expires: DateTimeOffset.UtcNow.AddMinutes(-20)) },
         { "issued in the future", () => Token(new { sub = "victim", sid = "sid-v" }, issuedAt: DateTimeOffset.UtcNow.AddMinutes(10)) },
         { "old and without exp", () => Token(new { sub = "victim", sid = "sid-v" }, issuedAt: DateTimeOffset.UtcNow.AddMinutes(-10), withExpiry: false) },
+        { "old, though its exp is far off", () => Token(new { sub = "victim", sid = "sid-v" }, issuedAt: DateTimeOffset.UtcNow.AddMinutes(-10), expires: DateTimeOffset.UtcNow.AddHours(1)) },
+        { "with an iat beyond any date", () => TokenWithIat(new { sub = "victim", sid = "sid-v" }, long.MaxValue / 2) },
+        { "with an iat that is a string", () => TokenWithIat(new { sub = "victim", sid = "sid-v" }, DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)) },
+        { "with an iat that is a fraction", () => TokenWithIat(new { sub = "victim", sid = "sid-v" }, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 0.5) },
         { "without jti", () => Token(new { sub = "victim", sid = "sid-v" }, id: null) },
         { "unsigned", () => new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(Claims(new { sub = "victim", sid = "sid-v" }))) },
         { "not a JWT", () => "not-a-token" },
@@ -155,13 +225,28 @@ public sealed class BackchannelLogoutTests : StandInTest
     }
 
     /// <summary>A session as signing in at the provider leaves it: a row keyed by a cookie key, with the provider's iss and sid.</summary>
-    private async Task<string> StoreSessionAsync(string subject, string sid)
+    private async Task<string> StoreSessionAsync(string subject, string sid, string issuer = Provider) =>
+        await _api.Services.GetRequiredService<BrowserSessionStore>()
+            .StoreAsync(Ticket(new Claim("iss", issuer), new Claim("sub", subject), new Claim("sid", sid)));
+
+    private static AuthenticationTicket Ticket(params Claim[] claims)
     {
-        var identity = new ClaimsIdentity([new Claim("iss", Provider), new Claim("sub", subject), new Claim("sid", sid)], "test");
         var properties = new AuthenticationProperties { IssuedUtc = DateTimeOffset.UtcNow, ExpiresUtc = DateTimeOffset.UtcNow.AddHours(1) };
         properties.Items[BrowserSessionStore.AbsoluteExpiryItem] = DateTimeOffset.UtcNow.AddHours(12).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        return await _api.Services.GetRequiredService<BrowserSessionStore>()
-            .StoreAsync(new AuthenticationTicket(new ClaimsPrincipal(identity), properties, IdentityExtensions.CookieScheme));
+        return new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, "test")), properties, IdentityExtensions.CookieScheme);
+    }
+
+    /// <summary>A logout token whose iat is whatever JSON value a broken or hostile provider might sign.</summary>
+    private static string TokenWithIat(object claims, object iat)
+    {
+        var payload = Claims(claims);
+        payload["iss"] = Provider;
+        payload["aud"] = ClientId;
+        payload["iat"] = iat;
+        payload["exp"] = DateTimeOffset.UtcNow.AddMinutes(2).ToUnixTimeSeconds();
+        payload["jti"] = "jti-iat";
+        payload["events"] = LogoutEvents;
+        return new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(payload), new SigningCredentials(ProviderKey, SecurityAlgorithms.RsaSha256));
     }
 
     private async Task<bool> IsLiveAsync(string key) =>

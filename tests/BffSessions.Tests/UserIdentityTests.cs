@@ -125,7 +125,50 @@ public sealed class IssuerTests : StandInTest
         Assert.Equal(customerId, customer);
         Assert.Empty(Stripe.RequestsTo("/v1/customers"));
         Assert.Equal(customerId, (await api.StoredLinkAsync("long-time-user"))?.CustomerId);
-        Assert.Contains(Logs.Lines, l => l.Contains($"Assigned 1 users from before issuers were recorded to issuer \"{ApiFactory.Issuer}\"", StringComparison.Ordinal));
+        Assert.Contains(Logs.Lines, l => l.Contains($"1 users from before issuers were recorded keep their customers when they next sign in with issuer \"{ApiFactory.Issuer}\"", StringComparison.Ordinal));
+        Assert.Contains(Logs.Lines, l => l.Contains($"User \"long-time-user\" from before issuers were recorded keeps their customer, as a user of \"{ApiFactory.Issuer}\"", StringComparison.Ordinal));
+    }
+
+    /// <summary>Only the issuer the deployment trusted before may adopt an old row: the same sub from another issuer is someone else.</summary>
+    [Fact]
+    public async Task The_same_subject_from_another_issuer_does_not_adopt_a_user_from_before_issuers()
+    {
+        var customerId = await CreateCustomerAtStripeAsync();
+        await CreateMapFromBeforeIssuersAsync("long-time-user", customerId);
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Customers"] = $"Data Source={_database}",
+            ["Authentication:Schemes:Bearer:ValidIssuers:0"] = OtherIssuer,
+            ["Authentication:Schemes:Bearer:SigningKeys:1:Issuer"] = OtherIssuer,
+            ["Authentication:Schemes:Bearer:SigningKeys:1:Value"] = Convert.ToBase64String(OtherKey),
+        });
+        using var stranger = api.CreateApiClient();
+        stranger.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("long-time-user", issuer: OtherIssuer, key: OtherKey));
+        using var owner = api.CreateClientFor("long-time-user");
+
+        var strangersCustomer = await CustomerOfSessionAsync(stranger);
+        var ownersCustomer = await CustomerOfSessionAsync(owner);
+
+        Assert.NotEqual(customerId, strangersCustomer);
+        Assert.Equal(customerId, ownersCustomer);
+    }
+
+    /// <summary>Nothing is moved at start: a LegacyIssuer set wrong and corrected before a user returns still lets them keep their customer.</summary>
+    [Fact]
+    public async Task A_legacy_issuer_corrected_before_a_user_returns_still_adopts_them()
+    {
+        var customerId = await CreateCustomerAtStripeAsync();
+        await CreateMapFromBeforeIssuersAsync("long-time-user", customerId);
+        var database = new Dictionary<string, string?> { ["ConnectionStrings:Customers"] = $"Data Source={_database}" };
+        await using (var wrong = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>(database) { ["Customers:LegacyIssuer"] = ApiFactory.Issuer + "/" }))
+        {
+            _ = wrong.Server;
+        }
+
+        await using var corrected = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>(database) { ["Customers:LegacyIssuer"] = ApiFactory.Issuer });
+        using var owner = corrected.CreateClientFor("long-time-user");
+
+        Assert.Equal(customerId, await CustomerOfSessionAsync(owner));
     }
 
     private static async Task<string> CustomerOfSessionAsync(HttpClient client)

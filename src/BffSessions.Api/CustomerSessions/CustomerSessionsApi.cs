@@ -1,9 +1,12 @@
 using System.Security.Claims;
+using BffSessions.Api.Customers;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using FluentValidation;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.CustomerSessions;
 
@@ -15,6 +18,16 @@ public static class CustomerSessionsApi
         builder.Services.AddValidatorsFromAssemblyContaining<CustomerSessionRequestValidator>(ServiceLifetime.Singleton, includeInternalTypes: false);
         builder.Services.AddSingleton<CustomerSessionIssuer>();
         builder.Services.ConfigureSwaggerGen(swagger => swagger.SchemaFilter<CustomerSessionRequestExample>());
+        // Users from before the map recorded issuers belong to the issuer this deployment trusts (unless said otherwise):
+        // Identity knows which that is, Customers adopts them, and this feature is where the two meet.
+        builder.Services.AddOptions<CustomersOptions>()
+            .Configure<IOptionsMonitor<JwtBearerOptions>, IOptions<OpenIdConnectSettings>>((customers, bearer, openIdConnect) =>
+            {
+                if (string.IsNullOrEmpty(customers.LegacyIssuer))
+                {
+                    customers.LegacyIssuer = IdentityExtensions.TrustedIssuers(bearer.Get(JwtBearerDefaults.AuthenticationScheme), openIdConnect.Value).FirstOrDefault();
+                }
+            });
         return builder;
     }
 

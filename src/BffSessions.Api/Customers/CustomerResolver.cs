@@ -39,6 +39,8 @@ public sealed partial class CustomerResolver(
 
     private readonly CustomerKind _newUsersKind = options.Value.Kind;
 
+    private readonly string? _legacyIssuer = options.Value.LegacyIssuer is { Length: > 0 } legacy ? legacy : null;
+
     public async ValueTask<CustomerRef> ResolveAsync(CustomerOwner owner, CancellationToken cancellationToken)
     {
         if (cache.TryGet(owner.Key, out var cached))
@@ -88,7 +90,8 @@ public sealed partial class CustomerResolver(
         // Across instances (PostgreSQL): an advisory lock on the user, held until this transaction ends.
         // Whoever gets it second re-reads below and finds the first one's customer.
         await using var transaction = await db.LockAsync(owner.Key, cancellationToken);
-        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
+        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken)
+            ?? await AdoptFromBeforeIssuersAsync(db, owner, cancellationToken);
         if (link is not null && link.CustomerId != replacing && !link.IsForgotten)
         {
             var known = new CustomerRef(link.CustomerId, link.Kind);
@@ -203,12 +206,34 @@ public sealed partial class CustomerResolver(
         return true;
     }
 
+    /// <summary>
+    /// A user of the issuer this deployment trusted before users were keyed by issuer (Customers:LegacyIssuer) whose
+    /// row is still the old one (issuer ""): the row becomes theirs, under their lock, so they keep their customer. Done
+    /// at each such user's first request rather than all at once: it needs no start-up step that could run too early
+    /// or fail on one row, and a LegacyIssuer corrected later still works for everyone not yet adopted.
+    /// </summary>
+    private async Task<CustomerLink?> AdoptFromBeforeIssuersAsync(AppDbContext db, CustomerOwner owner, CancellationToken cancellationToken)
+    {
+        if (owner.Issuer != _legacyIssuer
+            || await db.CustomerLinks.Where(l => l.Issuer == "" && l.UserId == owner.UserId)
+                .ExecuteUpdateAsync(set => set.SetProperty(l => l.Issuer, owner.Issuer), cancellationToken) == 0)
+        {
+            return null;
+        }
+
+        LogAdopted(logger, owner.UserId, owner.Issuer);
+        return await db.CustomerLinks.SingleAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
+    }
+
     private async Task<CustomerLink?> FindAsync(CustomerOwner owner, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         return await db.CustomerLinks.AsNoTracking()
             .FirstOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
     }
+
+    [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "User {UserId} from before issuers were recorded keeps their customer, as a user of {Issuer}")]
+    private static partial void LogAdopted(ILogger logger, string userId, string issuer);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Stripe says customer {CustomerId} of user {UserId} is gone: replaced at the user's next session")]
     private static partial void LogForgotten(ILogger logger, string customerId, string userId);

@@ -24,8 +24,9 @@ public sealed class CustomersOptions
     public TimeSpan ForgottenCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// The issuer (<c>iss</c>) of the users the map held before it recorded issuers. Unset: the bearer scheme's
-    /// ValidIssuer, else its Authority, else the OpenID Connect Authority — the issuer this deployment trusted then.
+    /// The issuer (<c>iss</c>) of the users the map held before it recorded issuers: such a user keeps their customer
+    /// when they next sign in with it. Empty: the first issuer this deployment trusts (the bearer scheme's ValidIssuer,
+    /// else its Authority, else the OpenID Connect Authority; CustomerSessions fills it in from Identity's settings).
     /// </summary>
     [MaxLength(Data.IdentityLimits.MaxIssuerLength)]
     public string? LegacyIssuer { get; set; }

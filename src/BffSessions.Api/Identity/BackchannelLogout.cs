@@ -1,6 +1,8 @@
+using System.Buffers.Text;
 using System.Text.Json;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -11,22 +13,28 @@ namespace BffSessions.Api.Identity;
 /// OpenID Connect Back-Channel Logout 1.0 (<c>POST /bff/backchannel</c>): when the user signs out at the provider,
 /// the provider posts a signed <c>logout_token</c> here, and the sessions it names end on every instance.
 /// </summary>
-public static partial class BackchannelLogout
+public sealed partial class BackchannelLogout(
+    IOptionsMonitor<OpenIdConnectOptions> openIdConnect, BrowserSessions sessions, TimeProvider time, ILogger<BackchannelLogout> logger) : IDisposable
 {
     public const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
 
-    /// <summary>A token without <c>exp</c> is taken only this soon after its <c>iat</c>: it is sent the moment the user signs out.</summary>
-    private static readonly TimeSpan MaxAgeWithoutExpiry = TimeSpan.FromMinutes(5);
+    /// <summary>
+    /// A logout token is sent the moment the user signs out, so it is taken only this soon after its <c>iat</c>, with or
+    /// without <c>exp</c> (the 2022 final spec requires exp; providers built on its drafts send none). Together with the
+    /// ids seen meanwhile, this keeps a captured token from being replayed to end sessions begun after it.
+    /// </summary>
+    private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
 
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(2);
 
-    public static async Task<IResult> HandleAsync(
-        HttpContext http, IOptionsMonitor<OpenIdConnectOptions> openIdConnect, BrowserSessions sessions, TimeProvider time, ILoggerFactory loggers)
+    /// <summary>The jti of every token taken in the last <see cref="MaxAge"/>: a replay is answered 200 and changes nothing.</summary>
+    private readonly MemoryCache _seen = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+
+    public async Task<IResult> HandleAsync(HttpContext http)
     {
         // The answer is about this one token: nothing on the way may cache it (spec, section 2.8).
         http.Response.Headers.CacheControl = "no-cache, no-store";
         http.Response.Headers.Pragma = "no-cache";
-        var logger = loggers.CreateLogger(typeof(BackchannelLogout));
 
         var form = await RequestForms.ReadOrNullAsync(http.Request, http.RequestAborted);
         var token = form?["logout_token"].ToString() ?? "";
@@ -38,10 +46,21 @@ public static partial class BackchannelLogout
                 "The request carries no valid OpenID Connect back-channel logout_token.");
         }
 
-        // A token for a session that has already ended (the user signed out here first) is still a success.
-        await sessions.EndAsync(logout.Issuer, logout.Subject, logout.Sid, CancellationToken.None);
+        if (!_seen.TryGetValue(logout.TokenId, out _))
+        {
+            _seen.Set(logout.TokenId, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = MaxAge + ClockSkew });
+            // A token for a session that has already ended (the user signed out here first) is still a success.
+            var ended = await sessions.EndAsync(logout.Issuer, logout.Subject, logout.Sid, CancellationToken.None);
+            if (ended == 0)
+            {
+                LogNothingEnded(logger, logout.Sid is null ? "the user" : "the session");
+            }
+        }
+
         return TypedResults.Ok();
     }
+
+    public void Dispose() => _seen.Dispose();
 
     /// <summary>The checks of the spec's section 2.6, in order; the reason for a refusal is for the log only.</summary>
     public static async Task<(LogoutRequest? Logout, string Why)> ValidateAsync(string token, OpenIdConnectOptions provider, DateTimeOffset now, CancellationToken cancellationToken)
@@ -82,11 +101,11 @@ public static partial class BackchannelLogout
             return (null, "the token has a nonce, as an ID token would");
         }
 
-        if (!jwt.TryGetPayloadValue<long>("iat", out var issuedAt)
-            || DateTimeOffset.FromUnixTimeSeconds(issuedAt) > now + ClockSkew
-            || (!jwt.TryGetPayloadValue<long>("exp", out _) && DateTimeOffset.FromUnixTimeSeconds(issuedAt) < now - MaxAgeWithoutExpiry))
+        var nowSeconds = now.ToUnixTimeSeconds();
+        if (IssuedAtOf(jwt) is not { } issuedAt
+            || issuedAt > nowSeconds + (long)ClockSkew.TotalSeconds || issuedAt < nowSeconds - (long)MaxAge.TotalSeconds)
         {
-            return (null, "iat is missing, in the future, or too old for a token without exp");
+            return (null, "iat is missing, not a whole number of seconds, in the future, or older than five minutes");
         }
 
         if (string.IsNullOrEmpty(jwt.Id))
@@ -103,7 +122,16 @@ public static partial class BackchannelLogout
         var sid = jwt.TryGetPayloadValue<string>("sid", out var s) && !string.IsNullOrEmpty(s) ? s : null;
         return subject is null && sid is null
             ? (null, "the token names neither sub nor sid")
-            : (new LogoutRequest(jwt.Issuer, subject, sid), "");
+            : (new LogoutRequest(jwt.Issuer, subject, sid, jwt.Id), "");
+    }
+
+    /// <summary>iat as the token's JSON has it, a whole number of seconds; not a string or a fraction, which the token library would read as one.</summary>
+    private static long? IssuedAtOf(JsonWebToken jwt)
+    {
+        using var payload = JsonDocument.Parse(Base64Url.DecodeFromChars(jwt.EncodedPayload));
+        return payload.RootElement.TryGetProperty("iat", out var iat) && iat.ValueKind == JsonValueKind.Number && iat.TryGetInt64(out var seconds)
+            ? seconds
+            : null;
     }
 
     /// <summary>The events claim is a JSON object whose back-channel logout member is itself an object (spec, section 2.4).</summary>
@@ -114,7 +142,11 @@ public static partial class BackchannelLogout
 
     [LoggerMessage(EventId = 2201, Level = LogLevel.Warning, Message = "Refused a back-channel logout: {Reason}")]
     private static partial void LogRefused(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2202, Level = LogLevel.Information,
+        Message = "A valid back-channel logout named {What}, and no session of it was live here (already signed out, or signed in elsewhere)")]
+    private static partial void LogNothingEnded(ILogger logger, string what);
 }
 
 /// <summary>The sessions a valid logout token names: one by <paramref name="Sid"/>, or all of <paramref name="Subject"/>'s.</summary>
-public sealed record LogoutRequest(string Issuer, string? Subject, string? Sid);
+public sealed record LogoutRequest(string Issuer, string? Subject, string? Sid, string TokenId);

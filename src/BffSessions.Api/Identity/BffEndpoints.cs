@@ -23,7 +23,7 @@ public static class BffEndpoints
         if (openIdConnect.IsConfigured)
         {
             bff.MapGet("/login", Login).WithSummary("Sign in at the OpenID Connect provider, then return to returnUrl");
-            bff.MapPost("/backchannel", BackchannelLogout.HandleAsync)
+            bff.MapPost("/backchannel", (HttpContext http, BackchannelLogout logout) => logout.HandleAsync(http))
                 .AllowAnonymous()
                 .DisableAntiforgery()
                 .WithSummary("OpenID Connect Back-Channel Logout: the provider ends sessions with a signed logout_token")
@@ -33,7 +33,8 @@ public static class BffEndpoints
         {
             // Without a provider, Development offers a form to sign in as anyone. No other environment has it.
             bff.MapGet("/login", DevSignIn.Form).WithSummary("Development only: a form to sign in as any user");
-            bff.MapPost("/login", DevSignIn.SignInAsync).DisableAntiforgery().WithSummary("Development only: sign in as any user");
+            bff.MapPost("/login", DevSignIn.SignInAsync).DisableAntiforgery().WithMetadata(new SignsIn())
+                .WithSummary("Development only: sign in as any user");
         }
 
         bff.MapMethods("/logout", [HttpMethods.Get, HttpMethods.Post], LogoutAsync)
@@ -47,7 +48,7 @@ public static class BffEndpoints
 
     private static Results<ChallengeHttpResult, ProblemHttpResult> Login(string? returnUrl)
     {
-        returnUrl = string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
+        returnUrl = ReturnUrls.OrRoot(returnUrl);
         return ReturnUrls.IsPlainLocalPath(returnUrl)
             ? TypedResults.Challenge(new AuthenticationProperties { RedirectUri = returnUrl }, [IdentityExtensions.OidcScheme])
             : ReturnUrls.Refused();
@@ -55,7 +56,7 @@ public static class BffEndpoints
 
     private static async Task<IResult> LogoutAsync(HttpContext http, IOptions<OpenIdConnectSettings> openIdConnect, string? sid, string? returnUrl)
     {
-        returnUrl = string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
+        returnUrl = ReturnUrls.OrRoot(returnUrl);
         if (!ReturnUrls.IsPlainLocalPath(returnUrl))
         {
             return ReturnUrls.Refused();

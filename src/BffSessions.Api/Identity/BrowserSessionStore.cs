@@ -5,6 +5,7 @@ using System.Text;
 using BffSessions.Api.Data;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -16,13 +17,15 @@ namespace BffSessions.Api.Identity;
 /// ticket lives in the database (<see cref="BrowserSession"/>), encrypted with Data Protection. Deleting the row ends
 /// every copy of the cookie at once, on every instance; nothing is cached, so a logout on one instance holds on all.
 /// </summary>
-public sealed class BrowserSessionStore(
+public sealed partial class BrowserSessionStore(
     IDbContextFactory<AppDbContext> databases,
     IDataProtectionProvider dataProtection,
     CurrentUserAccessor users,
     IOptions<BffOptions> options,
+    IOptionsMonitor<OpenIdConnectOptions> openIdConnect,
     IHostEnvironment environment,
-    TimeProvider time) : ITicketStore
+    TimeProvider time,
+    ILogger<BrowserSessionStore> logger) : ITicketStore
 {
     /// <summary>When the session ends however often it is used: stamped once at sign-in, carried by every renewal.</summary>
     public const string AbsoluteExpiryItem = ".bff.absolute_expires";
@@ -52,7 +55,8 @@ public sealed class BrowserSessionStore(
     {
         var key = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
         var now = time.GetUtcNow().UtcDateTime;
-        var (issuer, subject, sid) = IdentityOf(ticket);
+        var (issuer, subject, sid) = IdentityOf(ticket)
+            ?? throw new InvalidOperationException("Sign-in stored a session for an identity that names no usable user.");
         var absolute = AbsoluteExpiryOf(ticket, now);
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
         db.BrowserSessions.Add(new BrowserSession
@@ -73,6 +77,24 @@ public sealed class BrowserSessionStore(
 
     public Task<AuthenticationTicket?> RetrieveAsync(string key) => RetrieveAsync(key, CancellationToken.None);
 
+    /// <summary>
+    /// What the cookie handler calls. On a request that signs someone in (the Development form's POST, the OpenID
+    /// Connect callback), the session the browser presents is ended instead of found: the handler then stores the new
+    /// sign-in under a new key, so a copy of the old cookie (planted, or left on a shared device) never becomes the
+    /// new user's session.
+    /// </summary>
+    public async Task<AuthenticationTicket?> RetrieveAsync(string key, HttpContext httpContext, CancellationToken cancellationToken)
+    {
+        if (httpContext.GetEndpoint()?.Metadata.GetMetadata<SignsIn>() is not null
+            || httpContext.Request.Path == openIdConnect.Get(IdentityExtensions.OidcScheme).CallbackPath)
+        {
+            await RemoveAsync(key, cancellationToken);
+            return null;
+        }
+
+        return await RetrieveAsync(key, cancellationToken);
+    }
+
     public async Task<AuthenticationTicket?> RetrieveAsync(string key, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
@@ -91,9 +113,9 @@ public sealed class BrowserSessionStore(
         {
             ticket = TicketSerializer.Default.Deserialize(_protector.Unprotect(session.Ticket));
         }
-        catch (CryptographicException)
+        catch (Exception e) when (e is CryptographicException or FormatException or IOException or InvalidOperationException)
         {
-            return null; // its key is gone: as good as ended; cleanup deletes the row when it expires
+            return null; // its key is gone, or it was written some other way: as good as ended; cleanup deletes the row
         }
 
         if (ticket is not null)
@@ -115,20 +137,42 @@ public sealed class BrowserSessionStore(
     public async Task RenewAsync(string key, AuthenticationTicket ticket, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        var (issuer, subject, sid) = IdentityOf(ticket);
+        var identity = IdentityOf(ticket);
         var absolute = AbsoluteExpiryOf(ticket, now);
         var expires = Earlier(SlidingExpiryOf(ticket, now), absolute);
         var bytes = Protect(ticket);
         var hash = Hash(key);
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        await db.BrowserSessions.Where(s => s.KeyHash == hash).ExecuteUpdateAsync(session => session
-            .SetProperty(s => s.Issuer, issuer)
-            .SetProperty(s => s.Subject, subject)
-            .SetProperty(s => s.Sid, sid)
-            .SetProperty(s => s.AbsoluteExpiresAt, absolute)
-            .SetProperty(s => s.ExpiresAt, expires)
-            .SetProperty(s => s.RenewedAt, now)
-            .SetProperty(s => s.Ticket, bytes), cancellationToken);
+        try
+        {
+            await using var db = await databases.CreateDbContextAsync(cancellationToken);
+            var session = db.BrowserSessions.Where(s => s.KeyHash == hash);
+            if (identity is var (issuer, subject, sid))
+            {
+                await session.ExecuteUpdateAsync(row => row
+                    .SetProperty(s => s.Issuer, issuer)
+                    .SetProperty(s => s.Subject, subject)
+                    .SetProperty(s => s.Sid, sid)
+                    .SetProperty(s => s.AbsoluteExpiresAt, absolute)
+                    .SetProperty(s => s.ExpiresAt, expires)
+                    .SetProperty(s => s.RenewedAt, now)
+                    .SetProperty(s => s.Ticket, bytes), cancellationToken);
+            }
+            else
+            {
+                // The identity no longer names a user as today's settings read it (Identity:UserIdClaim changed): the
+                // row keeps the identity it was signed in with.
+                await session.ExecuteUpdateAsync(row => row
+                    .SetProperty(s => s.ExpiresAt, expires)
+                    .SetProperty(s => s.RenewedAt, now)
+                    .SetProperty(s => s.Ticket, bytes), cancellationToken);
+            }
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or DbUpdateException)
+        {
+            // Renewal runs as the response starts, where a failure could only abort it. Skipping it costs nothing: the
+            // session keeps its current expiry, and the next request in the window renews it.
+            LogRenewalSkipped(logger, e.GetBaseException().Message);
+        }
     }
 
     public Task RemoveAsync(string key) => RemoveAsync(key, CancellationToken.None);
@@ -142,14 +186,25 @@ public sealed class BrowserSessionStore(
     }
 
     /// <summary>
-    /// The row's identity columns, for back-channel logout by user or by the provider's sid. Sign-in has already
-    /// required a usable user (IdentityExtensions, DevSignIn).
+    /// The row's identity columns, which back-channel logout names sessions by: the issuer, the provider's own
+    /// <c>sub</c> (a logout token carries that one, whichever claim Identity:UserIdClaim picks for the customer map) and
+    /// its <c>sid</c> (left out when longer than the column: such a session is still ended by its user). Null when the
+    /// identity names no usable user; sign-in has already refused those (IdentityExtensions, DevSignIn).
     /// </summary>
-    private (string Issuer, string Subject, string? Sid) IdentityOf(AuthenticationTicket ticket)
+    private (string Issuer, string Subject, string? Sid)? IdentityOf(AuthenticationTicket ticket)
     {
-        var user = users.Get(ticket.Principal);
-        return (user.Issuer, user.Id, ticket.Principal.FindFirst(BffClaims.SessionId)?.Value);
+        if (!users.TryGet(ticket.Principal, out var user))
+        {
+            return null;
+        }
+
+        var subject = ticket.Principal.FindFirst("sub")?.Value is { } sub && CurrentUserAccessor.IsUsable(sub, IdentityLimits.MaxSubjectLength) ? sub : user.Id;
+        var sid = ticket.Principal.FindFirst(BffClaims.SessionId)?.Value is { Length: <= IdentityLimits.MaxSubjectLength } id ? id : null;
+        return (user.Issuer, subject, sid);
     }
+
+    [LoggerMessage(EventId = 2121, Level = LogLevel.Warning, Message = "Could not renew a browser session (it keeps its expiry; the next request tries again): {Reason}")]
+    private static partial void LogRenewalSkipped(ILogger logger, string reason);
 
     private static DateTime AbsoluteExpiryOf(AuthenticationTicket ticket, DateTime now) =>
         ticket.Properties.Items.TryGetValue(AbsoluteExpiryItem, out var stamp)
@@ -165,11 +220,4 @@ public sealed class BrowserSessionStore(
 
     /// <summary>The key's SHA-256: a reader of the table (which also holds the Data Protection keys) cannot rebuild a cookie from it.</summary>
     private static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
-}
-
-/// <summary>Claim types the BFF itself gives a session.</summary>
-public static class BffClaims
-{
-    /// <summary>The session's id: the identity provider's <c>sid</c> when it sends one, else one of our own.</summary>
-    public const string SessionId = "sid";
 }

@@ -37,7 +37,7 @@ public static partial class CsrfHeader
                 && http.Request.Headers[Name] != "1"
                 && await AuthenticatesByCookieAsync(http, required))
             {
-                LogRefused(logger, http.Request.Method, http.Request.Path, Name, LogValues.Header(http.Request.Headers.Origin));
+                LogRefused(logger, http.Request.Method, LogValues.Text(http.Request.Path), Name, LogValues.Text(http.Request.Headers.Origin));
                 await problems.WriteAsync(http, AuthProblems.Create(StatusCodes.Status401Unauthorized,
                     $"Cookie-authenticated API calls must carry the header {Name}: 1.", IdentityProblemTypes.CsrfHeaderMissing));
                 return;
@@ -57,5 +57,5 @@ public static partial class CsrfHeader
     }
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning, Message = "Refused a cookie-authenticated {Method} {Path} without the {Header} header (origin {Origin})")]
-    private static partial void LogRefused(ILogger logger, string method, PathString path, string header, string origin);
+    private static partial void LogRefused(ILogger logger, string method, string path, string header, string origin);
 }

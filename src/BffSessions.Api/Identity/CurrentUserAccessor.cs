@@ -11,7 +11,10 @@ namespace BffSessions.Api.Identity;
 /// </summary>
 public sealed record SignedInUser(string Issuer, string Id, string? Email, string? Name)
 {
-    /// <summary>One string per user, for rate-limit partitions: a subject holds no control characters, so the parts cannot run together.</summary>
+    /// <summary>
+    /// One string per user, for rate-limit partitions: a usable subject holds no control characters
+    /// (<see cref="CurrentUserAccessor.IsUsable"/>), so the parts cannot run together. Payments' CustomerOwner.Key is the same.
+    /// </summary>
     public string Key => Issuer + "\n" + Id;
 }
 
@@ -42,8 +45,15 @@ public sealed class CurrentUserAccessor(IOptions<UserClaimsOptions> options)
         ? user
         : throw new InvalidOperationException("The signed-in identity names no usable user: map the endpoint with the SignedInUser policy.");
 
+    /// <summary>
+    /// 1 to <paramref name="maxLength"/> characters, not all blank, with no control characters and none of Unicode's
+    /// invisible formatting or line-breaking ones (a right-to-left override can make one id read as another in a log).
+    /// </summary>
     public static bool IsUsable([NotNullWhen(true)] string? value, int maxLength) =>
-        !string.IsNullOrWhiteSpace(value) && value.Length <= maxLength && !value.Any(char.IsControl);
+        !string.IsNullOrWhiteSpace(value) && value.Length <= maxLength && !value.Any(IsInvisibleOrControl);
+
+    private static bool IsInvisibleOrControl(char c) => char.IsControl(c) || char.GetUnicodeCategory(c) is
+        System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
 
     /// <summary>An address the provider says it has not verified is not put on a Stripe customer.</summary>
     private string? EmailOf(ClaimsPrincipal principal) =>

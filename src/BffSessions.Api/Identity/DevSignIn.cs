@@ -21,7 +21,7 @@ public static class DevSignIn
 
     public static IResult Form(HttpContext http, string? returnUrl)
     {
-        returnUrl = string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
+        returnUrl = ReturnUrls.OrRoot(returnUrl);
         if (!ReturnUrls.IsPlainLocalPath(returnUrl))
         {
             return ReturnUrls.Refused();
@@ -77,7 +77,7 @@ public static class DevSignIn
         var userId = form["userId"].ToString().Trim();
         var email = form["email"].ToString().Trim();
         var name = form["name"].ToString().Trim();
-        var returnUrl = form["returnUrl"].ToString() is { Length: > 0 } given ? given : "/";
+        var returnUrl = ReturnUrls.OrRoot(form["returnUrl"].ToString());
         var errors = new Dictionary<string, string[]>();
         if (!CurrentUserAccessor.IsUsable(userId, IdentityLimits.MaxSubjectLength))
         {
@@ -86,7 +86,7 @@ public static class DevSignIn
 
         foreach (var (field, value) in new[] { ("email", email), ("name", name) })
         {
-            if (value.Length > 255 || value.Any(char.IsControl))
+            if (value.Length > IdentityLimits.MaxSubjectLength || value.Any(char.IsControl))
             {
                 errors[field] = ["At most 255 characters, without control characters."];
             }

@@ -35,6 +35,15 @@ public static partial class IdentityExtensions
 
     public static bool UsesBearer(HttpRequest request) => request.Headers.Authorization.Count > 0;
 
+    /// <summary>The issuers this deployment's settings name, first the bearer scheme's (its ValidIssuer(s), its Authority), then browser sign-in's.</summary>
+    public static IEnumerable<string> TrustedIssuers(JwtBearerOptions bearer, OpenIdConnectSettings openIdConnect) =>
+        new[] { bearer.TokenValidationParameters.ValidIssuer }
+            .Concat(bearer.TokenValidationParameters.ValidIssuers ?? [])
+            .Append(bearer.Authority)
+            .Append(openIdConnect.Authority)
+            .OfType<string>()
+            .Where(issuer => issuer.Length > 0);
+
     public static IHostApplicationBuilder AddIdentity(this IHostApplicationBuilder builder)
     {
         builder.Services.AddOptions<UserClaimsOptions>()
@@ -52,6 +61,7 @@ public static partial class IdentityExtensions
         builder.Services.AddSingleton<CurrentUserAccessor>();
         builder.Services.AddSingleton<BrowserSessionStore>();
         builder.Services.AddSingleton<BrowserSessions>();
+        builder.Services.AddSingleton<BackchannelLogout>();
         builder.Services.AddHostedService<ExpiredSessionCleanup>();
         builder.Services.AddExceptionHandler<IdentityProviderProblemHandler>();
 
@@ -79,24 +89,25 @@ public static partial class IdentityExtensions
                 // which is same-site.)
                 options.Cookie.SameSite = SameSiteMode.Strict;
                 options.SlidingExpiration = true;
-                options.Events = new CookieAuthenticationEvents
-                {
-                    OnRedirectToLogin = context => AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
-                        "Sign in at /bff/login, or send a bearer token."),
-                    OnRedirectToAccessDenied = context => WriteForbiddenAsync(context.HttpContext),
-                };
             });
-        // The session lives in the database; the cookie carries only its key (BrowserSessionStore).
+        // The session lives in the database; the cookie carries only its key (BrowserSessionStore). All of the
+        // cookie's events are here.
         builder.Services.AddOptions<CookieAuthenticationOptions>(CookieScheme)
             .Configure<IOptions<BffOptions>, BrowserSessionStore>((cookie, bff, sessions) =>
             {
                 cookie.ExpireTimeSpan = bff.Value.SessionIdleTimeout;
                 cookie.SessionStore = sessions;
-                cookie.Events.OnSigningIn = context =>
+                cookie.Events = new CookieAuthenticationEvents
                 {
-                    AddSessionId(context.Principal!);
-                    sessions.OnSigningIn(context);
-                    return Task.CompletedTask;
+                    OnRedirectToLogin = context => AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
+                        "Sign in at /bff/login, or send a bearer token."),
+                    OnRedirectToAccessDenied = context => WriteForbiddenAsync(context.HttpContext),
+                    OnSigningIn = context =>
+                    {
+                        AddSessionId(context.Principal!);
+                        sessions.OnSigningIn(context);
+                        return Task.CompletedTask;
+                    },
                 };
             });
         // ASP.NET Core binds SigningKeys as a lazy sequence over configuration, and the handler copies its validation
@@ -128,8 +139,10 @@ public static partial class IdentityExtensions
                 options.ResponseType = "code";
                 options.UsePkce = true;
                 options.MapInboundClaims = false;
-                // Users are issuer + subject: keep the id token's iss, which the handler drops by default.
+                // Users are issuer + subject: keep the id token's iss, which the handler drops by default. And whether the
+                // email is verified, when the provider says so at its userinfo endpoint only (the handler maps email, not this).
                 options.ClaimActions.Remove(CurrentUserAccessor.IssuerClaim);
+                options.ClaimActions.MapUniqueJsonKey("email_verified", "email_verified");
                 options.GetClaimsFromUserInfoEndpoint = true;
                 options.SaveTokens = true;
                 options.Scope.Add("email");
@@ -184,7 +197,7 @@ public static partial class IdentityExtensions
     /// tokens only the id token is kept, as the hint for signing out at the provider; nothing here calls an API
     /// with the access or refresh token, so they are not stored.
     /// </summary>
-    private static async Task AcceptSignInAsync(TicketReceivedContext context, CurrentUserAccessor users)
+    internal static async Task AcceptSignInAsync(TicketReceivedContext context, CurrentUserAccessor users)
     {
         if (!ReturnUrls.IsPlainLocalPath(context.ReturnUri))
         {
@@ -204,12 +217,17 @@ public static partial class IdentityExtensions
         context.Properties?.StoreTokens(idToken is null ? [] : [new AuthenticationToken { Name = "id_token", Value = idToken }]);
     }
 
-    /// <summary>The provider's answer could not be used (the user declined, the state expired): a problem, not a 500.</summary>
+    /// <summary>
+    /// The provider's answer could not be used (the user declined, the state expired): a 400 problem, not a 500; or the
+    /// provider could not be reached to redeem it: a 502.
+    /// </summary>
     private static async Task RefuseFailedSignInAsync(RemoteFailureContext context)
     {
         context.HandleResponse();
-        await Problems.WriteAsync(context.HttpContext, Problems.Create(StatusCodes.Status400BadRequest, IdentityProblemTypes.SignInFailed,
-            "Sign-in did not complete", "The identity provider's answer could not be used. Start again at /bff/login."));
+        await Problems.WriteAsync(context.HttpContext, IdentityProviderProblemHandler.IsProviderUnreachable(context.Failure)
+            ? IdentityProviderProblemHandler.Unreachable()
+            : Problems.Create(StatusCodes.Status400BadRequest, IdentityProblemTypes.SignInFailed,
+                "Sign-in did not complete", "The identity provider's answer could not be used. Start again at /bff/login."));
     }
 
     /// <summary>A 401 that says what was wrong with the bearer token; the token and the validator's internals are not repeated.</summary>

@@ -11,17 +11,31 @@ public sealed partial class IdentityProviderProblemHandler(IProblemDetailsServic
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        // IDX20803 is Microsoft.IdentityModel's "Unable to obtain configuration from …": its codes are stable by design.
-        if (exception is not InvalidOperationException { Message: var message } || !message.StartsWith("IDX20803", StringComparison.Ordinal))
+        // Only the discovery failure: any other HttpRequestException here is some other call's (Stripe's, say).
+        if (!IsDiscoveryFailure(exception))
         {
             return false;
         }
 
         LogUnreachable(logger, exception.GetBaseException().GetType().Name);
-        await problems.WriteAsync(httpContext, Problems.Create(StatusCodes.Status502BadGateway, IdentityProblemTypes.IdentityProviderUnreachable,
-            "The identity provider could not be reached", "Signing in or out needs the identity provider, which did not answer. Try again."), exception);
+        await problems.WriteAsync(httpContext, Unreachable(), exception);
         return true;
     }
+
+    /// <summary>
+    /// The provider's discovery document could not be fetched: Microsoft.IdentityModel's IDX20803, "Unable to obtain
+    /// configuration from …" (its codes are stable by design).
+    /// </summary>
+    public static bool IsDiscoveryFailure(Exception? exception) =>
+        exception is InvalidOperationException { Message: var message } && message.StartsWith("IDX20803", StringComparison.Ordinal);
+
+    /// <summary>For a sign-in callback's failure, where every call made is the provider's: discovery, or redeeming the code on the wire.</summary>
+    public static bool IsProviderUnreachable(Exception? exception) =>
+        IsDiscoveryFailure(exception) || exception is HttpRequestException || exception?.InnerException is HttpRequestException;
+
+    public static Microsoft.AspNetCore.Mvc.ProblemDetails Unreachable() => Problems.Create(StatusCodes.Status502BadGateway,
+        IdentityProblemTypes.IdentityProviderUnreachable, "The identity provider could not be reached",
+        "Signing in or out needs the identity provider, which did not answer. Try again.");
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "The OpenID Connect provider's configuration could not be fetched ({Reason})")]
     private static partial void LogUnreachable(ILogger logger, string reason);

@@ -27,9 +27,10 @@ public static class ReturnUrls
             return false;
         }
 
-        // In the path: no empty or dot segments ("/.//x", "/a/../x"), which only ever serve to disguise where it goes.
+        // In the path: no empty or dot segments ("/.//x", "/a/../x", "/a/%2e%2e/x" as a browser reads it), which only
+        // ever serve to disguise where it goes.
         var path = url.AsSpan(0, url.AsSpan().IndexOfAny('?', '#') is var end and >= 0 ? end : url.Length);
-        if (path.Contains("//", StringComparison.Ordinal) || path.Contains("/./", StringComparison.Ordinal)
+        if (path.Contains("//", StringComparison.Ordinal) || path.Contains("%2e", StringComparison.OrdinalIgnoreCase) || path.Contains("/./", StringComparison.Ordinal)
             || path.Contains("/../", StringComparison.Ordinal) || path.EndsWith("/.", StringComparison.Ordinal) || path.EndsWith("/..", StringComparison.Ordinal))
         {
             return false;
@@ -47,6 +48,9 @@ public static class ReturnUrls
 
         return true;
     }
+
+    /// <summary>An absent or empty returnUrl means the site's root.</summary>
+    public static string OrRoot(string? returnUrl) => string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
 
     public static ProblemHttpResult Refused() => Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidReturnUrl,
         "returnUrl must be a path on this site", "Pass a plain local path such as /checkout; other sites, and paths with encoded slashes or non-ASCII characters, are not allowed.");

@@ -13,7 +13,7 @@ namespace BffSessions.Api.Payments;
 /// The problem carries the trace id and Stripe's request id (both useful to support); Stripe's message, error codes
 /// and our key stay in the log, never in the response.
 /// </summary>
-public sealed partial class StripeProblemHandler(IProblemDetailsService problems, ILogger<StripeProblemHandler> logger) : IExceptionHandler
+public sealed partial class StripeProblemHandler(IProblemDetailsService problems, TimeProvider time, ILogger<StripeProblemHandler> logger) : IExceptionHandler
 {
     /// <summary>
     /// When Stripe gives no Retry-After of its own: a second is about what a rate-limited Stripe account or a full
@@ -45,7 +45,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
         if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
-            var retryAfter = RetryAfter((exception as StripeException)?.StripeResponse?.Headers?.RetryAfter, DateTimeOffset.UtcNow);
+            var retryAfter = RetryAfter((exception as StripeException)?.StripeResponse?.Headers?.RetryAfter, time.GetUtcNow());
             httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
 

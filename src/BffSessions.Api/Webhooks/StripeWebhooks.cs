@@ -182,7 +182,7 @@ public static partial class StripeWebhooks
     private static string? ObjectOf(string body) => ReadTopLevel(body, "object");
 
     /// <summary>The id the body claims, for the log of a refused delivery: never trusted, never more than an id.</summary>
-    private static string? ClaimedId(string body) => ReadTopLevel(body, "id") is { Length: <= 255 } id ? LogValues.Header(id) : null;
+    private static string? ClaimedId(string body) => ReadTopLevel(body, "id") is { Length: <= 255 } id ? LogValues.Text(id) : null;
 
     private static string? ReadTopLevel(string body, string name)
     {

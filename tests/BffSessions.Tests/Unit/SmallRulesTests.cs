@@ -66,13 +66,13 @@ public sealed class SmallRulesTests
     {
         var forged = "https://evil.example\r\n[Fatal] forged line\u001b[31m" + new string('x', 5_000);
 
-        var logged = LogValues.Header(forged);
+        var logged = LogValues.Text(forged);
 
-        Assert.Equal(LogValues.MaxHeaderLength + 1, logged.Length);
+        Assert.Equal(LogValues.MaxLength + 1, logged.Length);
         Assert.EndsWith("…", logged, StringComparison.Ordinal);
         Assert.DoesNotContain(logged, char.IsControl);
         Assert.StartsWith("https://evil.example??[Fatal] forged line?[31m", logged, StringComparison.Ordinal);
-        Assert.Equal("https://shop.example", LogValues.Header("https://shop.example"));
-        Assert.Equal("", LogValues.Header(null));
+        Assert.Equal("https://shop.example", LogValues.Text("https://shop.example"));
+        Assert.Equal("", LogValues.Text(null));
     }
 }
