@@ -72,13 +72,14 @@ public static class RequestLimits
     /// <summary>
     /// JSON is UTF-8 (RFC 8259), and so are the forms this service reads: a body that declares another charset
     /// ("charset=utf-7", "charset=bogus") is refused here, for every endpoint, as a 415, before any reader tries it.
+    /// Only the spellings ASP.NET Core's JSON reader knows pass: it fails on "utf8" and on a quoted "\"utf-8\"".
     /// </summary>
     private static bool HasForeignCharset(HttpRequest request) =>
         MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
         && contentType.Charset is { Length: > 0 } charset
-        && !Utf8Names.Contains(charset.ToString().Trim('"'));
+        && !Utf8Names.Contains(charset.ToString());
 
-    private static readonly HashSet<string> Utf8Names = new(StringComparer.OrdinalIgnoreCase) { "utf-8", "utf8", "us-ascii" };
+    private static readonly HashSet<string> Utf8Names = new(StringComparer.OrdinalIgnoreCase) { "utf-8", "us-ascii" };
 
     private sealed class BodyLimitMiddleware(RequestDelegate next, IOptions<RequestLimitsOptions> options, IProblemDetailsService problems)
     {
@@ -106,7 +107,8 @@ public static class RequestLimits
 
             if (HasForeignCharset(http.Request))
             {
-                await problems.WriteAsync(http, UnsupportedMediaType());
+                await problems.WriteAsync(http, Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
+                    "Unsupported media type", "The body must be UTF-8: declare no charset, or charset=utf-8."));
                 return;
             }
 

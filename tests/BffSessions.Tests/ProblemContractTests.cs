@@ -41,6 +41,11 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
     [Theory]
     [InlineData("application/json; charset=bogus")]
     [InlineData("application/json; charset=\"utf-9\"")]
+    [InlineData("application/json; charset=utf-7")] // decodable, and a way around filters that read the bytes as UTF-8
+    [InlineData("application/json; charset=utf-16")]
+    [InlineData("application/json; charset=iso-8859-1")]
+    [InlineData("application/json; charset=utf8")] // what the JSON reader cannot name, it cannot read: a 415, not its 500
+    [InlineData("application/json; charset=\"utf-8\"")]
     public async Task A_charset_that_cannot_be_decoded_is_an_unsupported_media_type_problem(string contentType)
     {
         using var client = Api.CreateClientFor(NewUserId());
@@ -52,6 +57,21 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Equal(ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
+    }
+
+    [Theory]
+    [InlineData("application/json; charset=utf-8")]
+    [InlineData("application/json; charset=UTF-8")]
+    [InlineData("application/json; charset=us-ascii")]
+    public async Task A_body_declared_as_UTF_8_or_ASCII_is_read(string contentType)
+    {
+        using var client = Api.CreateClientFor(NewUserId());
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(PricingTable));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+
+        using var response = await client.PostAsync("/api/customer-sessions", content);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
     /// <summary>A strict client still learns which error it met: the problem is written whatever Accept says.</summary>

@@ -52,31 +52,94 @@ public sealed class SessionTests : StandInTest
         Assert.DoesNotContain("small@example.com", System.Text.Encoding.UTF8.GetString(row.Ticket), StringComparison.Ordinal); // encrypted
     }
 
-    /// <summary>Used every 30 seconds, a session with a one-minute idle timeout slides on, but never past its lifetime.</summary>
+    /// <summary>
+    /// Used every 40 seconds (the second half of a one-minute idle window, so each use renews), a session slides on but
+    /// never past its three-minute lifetime; once its expiry has reached that end, uses stop writing renewals.
+    /// </summary>
     [Fact]
     public async Task A_session_used_all_the_time_still_ends_at_its_lifetime()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // A whole second: the cookie's times are kept to the second, and a fraction must not decide the outcome.
+        var start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+        var time = new FakeTimeProvider(start);
+        var database = new DbCommandSpy();
         await using var api = new ApiFactory(Stripe, Logs, "Development", new Dictionary<string, string?>
         {
             ["Bff:SessionIdleTimeout"] = "00:01:00",
             ["Bff:SessionLifetime"] = "00:03:00",
-        }, services => services.AddSingleton<TimeProvider>(time));
+        }, services => services.AddSingleton<TimeProvider>(time).ConfigureDbContext<SqliteAppDbContext>(db => db.AddInterceptors(database)));
         using var browser = api.CreateApiClient();
         (await BffRequests.SignInAsync(browser, "busy-user")).Dispose();
 
         var seen = new List<(int Second, HttpStatusCode Status)>();
-        for (var second = 30; second <= 210; second += 30)
+        var renewedAt = new List<int>();
+        foreach (var second in new[] { 40, 80, 120, 160, 170, 179, 181, 200 })
         {
-            time.Advance(TimeSpan.FromSeconds(30));
+            time.SetUtcNow(start.AddSeconds(second));
+            var renewals = database.Commands.Count(IsRenewal);
             using var user = await BffRequests.GetUserAsync(browser);
             seen.Add((second, user.StatusCode));
+            if (database.Commands.Count(IsRenewal) > renewals)
+            {
+                renewedAt.Add(second);
+            }
         }
 
         Assert.Equal(
-            [(30, HttpStatusCode.OK), (60, HttpStatusCode.OK), (90, HttpStatusCode.OK), (120, HttpStatusCode.OK), (150, HttpStatusCode.OK),
-                (180, HttpStatusCode.Unauthorized), (210, HttpStatusCode.Unauthorized)],
+            [(40, HttpStatusCode.OK), (80, HttpStatusCode.OK), (120, HttpStatusCode.OK), (160, HttpStatusCode.OK), (170, HttpStatusCode.OK),
+                (179, HttpStatusCode.OK), (181, HttpStatusCode.Unauthorized), (200, HttpStatusCode.Unauthorized)],
             seen);
+        Assert.Equal([40, 80, 120], renewedAt); // at 120 the expiry reached 180 s, the lifetime's end
+    }
+
+    /// <summary>
+    /// Signing in again (another user at a shared computer, or the same one) starts a new session: a copy of the old
+    /// cookie, planted or left behind, does not become the new session.
+    /// </summary>
+    [Fact]
+    public async Task Signing_in_over_a_live_session_starts_a_new_one_and_ends_the_old_cookie()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, "Development");
+        using var browser = api.CreateApiClient();
+        using var first = await BffRequests.SignInAsync(browser, "first-user");
+        var old = BffRequests.SessionCookieOf(first);
+
+        using var second = await BffRequests.SignInAsync(browser, "second-user"); // the browser sends the old cookie along
+
+        using var withOld = await BffRequests.GetUserAsync(api.CreateApiClient(), old);
+        using var withNew = await BffRequests.GetUserAsync(api.CreateApiClient(), BffRequests.SessionCookieOf(second));
+        await HttpAssert.ProblemAsync(withOld, HttpStatusCode.Unauthorized);
+        Assert.Equal(HttpStatusCode.OK, withNew.StatusCode);
+        Assert.Equal("second-user", (await BffRequests.ClaimsAsync(withNew))["sub"].GetString());
+        await using var db = await DatabaseOf(api).CreateDbContextAsync();
+        Assert.Equal("second-user", (await db.BrowserSessions.SingleAsync()).Subject);
+    }
+
+    /// <summary>
+    /// A sliding renewal is written as the response starts. When the database refuses the write then (another writer
+    /// holds the lock), the response still goes out whole, and the session keeps the expiry it had.
+    /// </summary>
+    [Fact]
+    public async Task A_renewal_the_database_refuses_costs_the_user_nothing()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var database = new DbCommandSpy();
+        await using var api = new ApiFactory(Stripe, Logs, "Development", new Dictionary<string, string?> { ["Bff:SessionIdleTimeout"] = "00:01:00" },
+            services => services.AddSingleton<TimeProvider>(time).ConfigureDbContext<SqliteAppDbContext>(db => db.AddInterceptors(database)));
+        using var browser = api.CreateApiClient();
+        (await BffRequests.SignInAsync(browser, "locked-out-user")).Dispose();
+
+        time.Advance(TimeSpan.FromSeconds(40));
+        database.Fail = IsRenewal;
+        using var whileLocked = await BffRequests.GetUserAsync(browser);
+        database.Fail = null;
+        time.Advance(TimeSpan.FromSeconds(15)); // 55 s after sign-in: alive on the expiry it had
+        using var afterwards = await BffRequests.GetUserAsync(browser);
+
+        Assert.Equal(HttpStatusCode.OK, whileLocked.StatusCode);
+        Assert.Contains("locked-out-user", await whileLocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains(Logs.Lines, l => l.Contains("Could not renew a browser session", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.OK, afterwards.StatusCode);
     }
 
     [Fact]
@@ -105,10 +168,11 @@ public sealed class SessionTests : StandInTest
     public async Task Expired_sessions_are_deleted_in_bounded_batches_and_live_ones_are_kept()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var database = new DbCommandSpy();
         // The background pass would run on its own as the clock jumps two hours; a day's interval leaves this pass to the test.
         await using var api = new ApiFactory(Stripe, Logs, "Development",
             new Dictionary<string, string?> { ["Bff:SessionCleanupBatch"] = "2", ["Bff:SessionCleanupInterval"] = "1.00:00:00" },
-            services => services.AddSingleton<TimeProvider>(time));
+            services => services.AddSingleton<TimeProvider>(time).ConfigureDbContext<SqliteAppDbContext>(db => db.AddInterceptors(database)));
         for (var i = 0; i < 5; i++)
         {
             using var browser = api.CreateApiClient();
@@ -120,9 +184,11 @@ public sealed class SessionTests : StandInTest
         (await BffRequests.SignInAsync(live, "live-user")).Dispose();
         var cleanup = api.Services.GetServices<IHostedService>().OfType<ExpiredSessionCleanup>().Single();
 
+        var deletesBefore = database.Commands.Count(IsSessionDelete);
         var deleted = await cleanup.DeleteExpiredAsync(CancellationToken.None);
 
         Assert.Equal(5, deleted);
+        Assert.Equal(3, database.Commands.Count(IsSessionDelete) - deletesBefore); // 2 + 2 + 1
         await using var db = await DatabaseOf(api).CreateDbContextAsync();
         Assert.Equal("live-user", (await db.BrowserSessions.SingleAsync()).Subject);
         using var stillIn = await BffRequests.GetUserAsync(live);
@@ -170,6 +236,15 @@ public sealed class SessionTests : StandInTest
         await HttpAssert.ProblemAsync(inProduction, HttpStatusCode.Unauthorized);
         await HttpAssert.ProblemAsync(apiInProduction, HttpStatusCode.Unauthorized);
         Assert.Empty(Stripe.Requests);
+
+        // The control: the same session, were it a provider's, is good in Production. Only its origin refused it.
+        await using (var db = await DatabaseOf(production).CreateDbContextAsync())
+        {
+            await db.BrowserSessions.ExecuteUpdateAsync(row => row.SetProperty(s => s.Issuer, "https://idp.example.com"));
+        }
+
+        using var asIfFromAProvider = await BffRequests.GetUserAsync(production.CreateApiClient(), cookie);
+        Assert.Equal(HttpStatusCode.OK, asIfFromAProvider.StatusCode);
     }
 
     /// <summary>
@@ -201,6 +276,10 @@ public sealed class SessionTests : StandInTest
         using var stillIn = await BffRequests.GetUserAsync(client, cookie);
         Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
     }
+
+    private static bool IsRenewal(string sql) => sql.StartsWith("UPDATE \"browser_sessions\"", StringComparison.Ordinal);
+
+    private static bool IsSessionDelete(string sql) => sql.StartsWith("DELETE FROM \"browser_sessions\"", StringComparison.Ordinal);
 
     private static IDbContextFactory<AppDbContext> DatabaseOf(ApiFactory api) => api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
 

@@ -1,6 +1,13 @@
 using System.Net;
+using System.Security.Claims;
+using System.Text.Json;
 using BffSessions.Api.Identity;
 using BffSessions.Tests.Infrastructure;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Tests;
 
@@ -40,5 +47,58 @@ public sealed class SignInFailureTests : StandInTest
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal(IdentityProblemTypes.SignInFailed, problem.GetProperty("type").GetString());
         Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)));
+    }
+
+    /// <summary>
+    /// What the provider's answer must hold before a session is stored, checked where the OpenID Connect handler hands
+    /// it over (a real provider is not easily made to send these): a plain local return URL, and a usable user.
+    /// </summary>
+    [Theory]
+    [InlineData("//evil.example/", "user-1", HttpStatusCode.BadRequest)]
+    [InlineData("/%2F%2Fevil.example", "user-1", HttpStatusCode.BadRequest)]
+    [InlineData("/checkout", "", HttpStatusCode.Forbidden)]
+    [InlineData("/checkout", "user\u0007", HttpStatusCode.Forbidden)]
+    [InlineData("/checkout", "\u202Euser", HttpStatusCode.Forbidden)]
+    public async Task A_provider_answer_with_a_foreign_return_url_or_no_usable_user_stores_no_session(string returnUrl, string subject, HttpStatusCode status)
+    {
+        await using var api = NewApi();
+        var context = TicketReceived(api, returnUrl, subject);
+
+        await IdentityExtensions.AcceptSignInAsync(context, api.Services.GetRequiredService<CurrentUserAccessor>());
+
+        Assert.True(context.Result?.Handled); // the handler stops: no cookie, no session row
+        Assert.Equal((int)status, context.HttpContext.Response.StatusCode);
+        context.HttpContext.Response.Body.Position = 0;
+        var problem = await JsonSerializer.DeserializeAsync<JsonElement>(context.HttpContext.Response.Body);
+        Assert.StartsWith("urn:bffsessions:problem:", problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Of_the_provider_tokens_only_the_id_token_is_kept_in_the_session()
+    {
+        await using var api = NewApi();
+        var context = TicketReceived(api, "/checkout", "user-1");
+
+        await IdentityExtensions.AcceptSignInAsync(context, api.Services.GetRequiredService<CurrentUserAccessor>());
+
+        Assert.Null(context.Result); // the handler goes on to sign in
+        Assert.Equal(["id_token"], context.Properties!.GetTokens().Select(t => t.Name));
+    }
+
+    private static TicketReceivedContext TicketReceived(ApiFactory api, string returnUrl, string subject)
+    {
+        var http = new DefaultHttpContext { RequestServices = api.Services.CreateScope().ServiceProvider };
+        http.Response.Body = new MemoryStream();
+        var properties = new AuthenticationProperties();
+        properties.StoreTokens(
+        [
+            new AuthenticationToken { Name = "id_token", Value = "id.token.value" },
+            new AuthenticationToken { Name = "access_token", Value = "access.token.value" },
+            new AuthenticationToken { Name = "refresh_token", Value = "refresh.token.value" },
+        ]);
+        var principal = new ClaimsPrincipal(new ClaimsIdentity([new Claim("iss", "https://idp.example.com/"), new Claim("sub", subject)], "oidc"));
+        var options = api.Services.GetRequiredService<IOptionsMonitor<OpenIdConnectOptions>>().Get(IdentityExtensions.OidcScheme);
+        var scheme = new AuthenticationScheme(IdentityExtensions.OidcScheme, null, typeof(OpenIdConnectHandler));
+        return new TicketReceivedContext(http, scheme, options, new AuthenticationTicket(principal, properties, scheme.Name)) { ReturnUri = returnUrl };
     }
 }

@@ -49,6 +49,21 @@ public sealed partial class BrowserSessionStore(
         }
     }
 
+    /// <summary>
+    /// Called by the cookie handler in the second half of the idle window: once the session's expiry has reached its
+    /// absolute end, a renewal could not move it, so none is written.
+    /// </summary>
+    public static void OnCheckSlidingExpiration(CookieSlidingExpirationContext context)
+    {
+        if (context.Properties.ExpiresUtc is { } expires
+            && context.Properties.Items.TryGetValue(AbsoluteExpiryItem, out var stamp)
+            && long.TryParse(stamp, NumberStyles.None, CultureInfo.InvariantCulture, out var absolute)
+            && expires.ToUnixTimeSeconds() >= absolute)
+        {
+            context.ShouldRenew = false;
+        }
+    }
+
     public Task<string> StoreAsync(AuthenticationTicket ticket) => StoreAsync(ticket, CancellationToken.None);
 
     public async Task<string> StoreAsync(AuthenticationTicket ticket, CancellationToken cancellationToken)

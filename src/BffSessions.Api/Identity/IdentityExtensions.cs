@@ -108,6 +108,11 @@ public static partial class IdentityExtensions
                         sessions.OnSigningIn(context);
                         return Task.CompletedTask;
                     },
+                    OnCheckSlidingExpiration = context =>
+                    {
+                        BrowserSessionStore.OnCheckSlidingExpiration(context);
+                        return Task.CompletedTask;
+                    },
                 };
             });
         // ASP.NET Core binds SigningKeys as a lazy sequence over configuration, and the handler copies its validation

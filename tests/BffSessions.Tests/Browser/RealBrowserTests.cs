@@ -4,6 +4,9 @@ using BffSessions.Api.Data;
 using BffSessions.Api.Identity;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -33,6 +36,14 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public Uri Application { get; private set; } = null!;
 
+    /// <summary>
+    /// A page of another site, on loopback like the application (so Chromium's private-network rules let its requests
+    /// through), at 127.0.0.1 where the application is at localhost: a different site, as SameSite reads it.
+    /// </summary>
+    public Uri OtherSite { get; private set; } = null!;
+
+    private WebApplication? _otherSite;
+
     public bool Started { get; private set; }
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -61,6 +72,12 @@ public sealed class BrowserFixture : IAsyncLifetime
         });
         Api.UseKestrel(appPort);
         Api.StartServer();
+        OtherSite = new Uri($"http://127.0.0.1:{StandInTest.FreePort()}");
+        var otherSite = WebApplication.CreateSlimBuilder();
+        otherSite.WebHost.UseUrls(OtherSite.ToString());
+        _otherSite = otherSite.Build();
+        _otherSite.MapGet("/", () => Results.Content("<!doctype html><title>Another site</title><p>Another site</p>", "text/html"));
+        await _otherSite.StartAsync();
         _playwright = await Playwright.CreateAsync();
         Started = true;
     }
@@ -84,12 +101,6 @@ public sealed class BrowserFixture : IAsyncLifetime
             Body = StripeJsStandIn.For(route.Request.Url),
         }));
         await context.RouteAsync("https://fonts.googleapis.com/**", route => route.AbortAsync());
-        await context.RouteAsync("http://evil.test/**", route => route.FulfillAsync(new RouteFulfillOptions
-        {
-            Status = 200,
-            ContentType = "text/html",
-            Body = "<!doctype html><title>Another site</title><p>Another site</p>",
-        }));
         return context;
     }
 
@@ -102,6 +113,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
         _playwright?.Dispose();
         await Api.DisposeAsync();
+        await _otherSite!.DisposeAsync();
         await Provider.DisposeAsync();
         await Stripe.DisposeAsync();
         foreach (var directory in _userDataDirectories)
@@ -178,7 +190,7 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
         await SignInAtTheProviderAsync(page, "cross-origin-" + Guid.NewGuid().ToString("N")[..8]);
         var sessionsBefore = fixture.Stripe.RequestsTo("/v1/customer_sessions").Count;
 
-        await page.GotoAsync("http://evil.test/");
+        await page.GotoAsync(fixture.OtherSite.ToString());
         var withCredentials = await page.EvaluateAsync<string>("""
             async (url) => {
               try {
@@ -191,20 +203,26 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
               }
             }
             """, new Uri(fixture.Application, "/api/customer-sessions").ToString());
-        // A "simple" request needs no preflight. Whether Chromium sends it at all depends on its private-network rules;
-        // either way the SameSite=Strict cookie stays home, so what matters is asserted below: nothing was issued.
-        await page.EvaluateAsync("""
-            async (url) => {
-              try {
-                await fetch(url, { method: 'POST', mode: 'no-cors', credentials: 'include',
-                  headers: { 'Content-Type': 'text/plain' },
-                  body: JSON.stringify({ components: { pricingTable: { enabled: true } } }) });
-              } catch (error) {
-              }
-            }
-            """, new Uri(fixture.Application, "/api/customer-sessions").ToString());
+        // Requests that need no preflight: a "simple" fetch, and the top-level navigation SameSite=Lax would let a
+        // cookie ride on. The browser sends both; the server is the witness that they came without the session (a
+        // cookie without the CSRF header would be refused, and logged as such).
+        static bool Arrived(string line) => System.Text.RegularExpressions.Regex.IsMatch(line, "HTTP \"?GET\"? \"?/bff/user\"? responded 401");
+        static bool Refused(string line) => line.Contains("Refused a cookie-authenticated", StringComparison.Ordinal);
+        var arrivedBefore = fixture.Logs.Lines.Count(Arrived);
+        var refusedBefore = fixture.Logs.Lines.Count(Refused);
+        var user = new Uri(fixture.Application, "/bff/user").ToString();
+        await page.EvaluateAsync("url => fetch(url, { mode: 'no-cors', credentials: 'include' }).catch(() => {})", user);
+        await page.EvaluateAsync("url => { location.href = url; }", user); // the page navigates, not the user
+        await page.WaitForURLAsync(user);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (fixture.Logs.Lines.Count(Arrived) < arrivedBefore + 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
 
         Assert.Equal("blocked", withCredentials);
+        Assert.Equal(arrivedBefore + 2, fixture.Logs.Lines.Count(Arrived));
+        Assert.Equal(refusedBefore, fixture.Logs.Lines.Count(Refused));
         Assert.Equal(sessionsBefore, fixture.Stripe.RequestsTo("/v1/customer_sessions").Count);
     }
 
