@@ -33,6 +33,37 @@ public sealed class ContainerFilesTests
         Assert.Contains(ports, port => port.Split(':')[^1].Split('/')[0] == "8080");
     }
 
+    /// <summary>
+    /// The API exports where compose runs a collector: the endpoint names a service of this file, on a port that
+    /// service exposes, over the protocol that port speaks (the dashboard takes gRPC on 18889, HTTP on 18890).
+    /// </summary>
+    [Fact]
+    public void Compose_points_the_api_s_OpenTelemetry_export_at_a_service_of_the_stack()
+    {
+        var environment = ApiEnvironment();
+        var endpoint = new Uri(environment["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var services = (YamlMappingNode)ComposeRoot()["services"];
+        var collector = services.Children.Where(s => Scalar(s.Key) == endpoint.Host).Select(s => (YamlMappingNode)s.Value).SingleOrDefault();
+
+        Assert.True(collector is not null, $"OTEL_EXPORTER_OTLP_ENDPOINT names {endpoint.Host}, which is no service in docker-compose.yml");
+        var exposed = collector.Children.TryGetValue(new YamlScalarNode("expose"), out var expose)
+            ? ((YamlSequenceNode)expose).Children.Select(Scalar).ToList()
+            : [];
+        Assert.Contains(endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), exposed);
+        Assert.Equal(endpoint.Port == 18889 ? "grpc" : "http/protobuf", environment["OTEL_EXPORTER_OTLP_PROTOCOL"]);
+        Assert.Contains(ApiService()["depends_on"] is YamlMappingNode dependsOn ? dependsOn.Children.Keys.Select(Scalar) : [], name => name == endpoint.Host);
+    }
+
+    [Fact]
+    public void Compose_publishes_the_metrics_port_the_api_is_told_to_serve()
+    {
+        var port = ApiEnvironment()["Telemetry__MetricsPort"];
+        var ports = ((YamlSequenceNode)ApiService()["ports"]).Children.Select(Scalar).ToList();
+
+        Assert.NotEqual("8080", port);
+        Assert.Contains($"{port}:{port}", ports);
+    }
+
     [Fact]
     public void The_final_image_stage_runs_as_a_non_root_user_on_8080_with_no_secret_in_its_environment()
     {
@@ -59,7 +90,9 @@ public sealed class ContainerFilesTests
     /// </summary>
     private static bool BindsToASetting(string variable, JsonElement appsettings)
     {
-        if (variable.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || variable.StartsWith("DOTNET_", StringComparison.Ordinal))
+        // The host's own variables, and OpenTelemetry's standard ones (its SDK reads OTEL_* itself).
+        if (variable.StartsWith("ASPNETCORE_", StringComparison.Ordinal) || variable.StartsWith("DOTNET_", StringComparison.Ordinal)
+            || variable.StartsWith("OTEL_", StringComparison.Ordinal))
         {
             return true;
         }
@@ -90,21 +123,25 @@ public sealed class ContainerFilesTests
         return true;
     }
 
-    private static List<string> ApiEnvironmentNames() => ApiService()["environment"] switch
+    private static List<string> ApiEnvironmentNames() => ApiEnvironment().Keys.ToList();
+
+    private static Dictionary<string, string> ApiEnvironment() => ApiService()["environment"] switch
     {
-        YamlMappingNode mapping => mapping.Children.Keys.Select(Scalar).ToList(),
-        YamlSequenceNode list => list.Children.Select(entry => Scalar(entry).Split('=')[0]).ToList(),
+        YamlMappingNode mapping => mapping.Children.ToDictionary(e => Scalar(e.Key), e => Scalar(e.Value)),
+        YamlSequenceNode list => list.Children.Select(entry => Scalar(entry).Split('=', 2)).ToDictionary(e => e[0], e => e.ElementAtOrDefault(1) ?? ""),
         var other => throw new InvalidOperationException($"services.api.environment is neither a mapping nor a list: {other}"),
     };
 
-    private static YamlNode ApiService()
+    private static YamlNode ApiService() => ComposeRoot()["services"]["api"];
+
+    private static YamlNode ComposeRoot()
     {
         var yaml = new YamlStream();
         using (var reader = new StreamReader(Path.Combine(Root, "docker-compose.yml")))
         {
             yaml.Load(reader);
         }
-        return yaml.Documents[0].RootNode["services"]["api"];
+        return yaml.Documents[0].RootNode;
     }
 
     private static string Scalar(YamlNode node) => ((YamlScalarNode)node).Value ?? "";
