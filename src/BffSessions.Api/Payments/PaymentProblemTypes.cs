@@ -21,7 +21,7 @@ public static class PaymentProblemTypes
     public static string? Of(Exception exception) => exception switch
     {
         StripeTimeoutException => StripeTimeout,
-        StripeBusyException => StripeBusy,
+        StripeBusyException or StripeBudgetExhaustedException => StripeBusy,
         StripeCustomerMissingException or StripeAnswerRejectedException => StripeError,
         StripeException { HttpStatusCode: HttpStatusCode.TooManyRequests } => StripeRateLimited,
         // A bad key (401), or a restricted key without the permission (403): the operators must fix it, retrying will not.

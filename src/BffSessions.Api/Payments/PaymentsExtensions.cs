@@ -31,6 +31,8 @@ public static partial class PaymentsExtensions
                 http.MaxResponseContentBufferSize = 1024 * 1024;
             })
             .SetHandlerLifetime(System.Threading.Timeout.InfiniteTimeSpan)
+            // Every attempt, Stripe.net's retries included, waits for its turn in the deployment's budget.
+            .AddHttpMessageHandler<StripeBudgetHandler>()
             .ConfigurePrimaryHttpMessageHandler(services =>
                 services.GetRequiredService<IOptions<StripeOptions>>().Value.UsesOfflineStandIn
                     ? new OfflineStripeHandler(services.GetRequiredService<TimeProvider>())
@@ -45,6 +47,10 @@ public static partial class PaymentsExtensions
                 httpClient: new SystemNetHttpClient(http, options.MaxNetworkRetries),
                 apiBase: options.ApiBase.ToString().TrimEnd('/'));
         });
+        // One instance keeps the schedule in memory; Data replaces it with PostgreSQL's when instances share that.
+        builder.Services.TryAddSingleton<IStripeCallSchedule, InMemoryCallSchedule>();
+        builder.Services.AddSingleton<StripeBudget>();
+        builder.Services.AddTransient<StripeBudgetHandler>();
         builder.Services.AddSingleton<IStripeGateway, StripeGateway>();
         builder.Services.AddExceptionHandler<StripeProblemHandler>();
         builder.Services.AddHostedService<OfflineStandInWarning>();

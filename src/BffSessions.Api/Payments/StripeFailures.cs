@@ -10,6 +10,17 @@ public sealed class StripeTimeoutException(TimeSpan budget, Exception inner)
 /// <summary>Too many Stripe calls are in flight (<see cref="StripeOptions.MaxCallsInFlight"/>): refuse rather than queue without bound.</summary>
 public sealed class StripeBusyException() : Exception("Too many Stripe calls in flight.");
 
+/// <summary>
+/// The deployment's budget of Stripe calls (<see cref="StripeOptions.RequestsPerSecond"/>) has no turn free within
+/// <see cref="StripeOptions.BudgetWait"/>. Thrown below Stripe.net (in the HttpClient's handler), as a type it neither
+/// retries nor wraps, so the call ends at once and nothing is sent.
+/// </summary>
+public sealed class StripeBudgetExhaustedException(TimeSpan retryAfter) : Exception("No turn free in the Stripe call budget.")
+{
+    /// <summary>When the calls already booked will have been sent: when a retry can expect a turn.</summary>
+    public TimeSpan RetryAfter { get; } = retryAfter;
+}
+
 /// <summary>Stripe answered resource_missing for the customer: it was deleted (in the Dashboard, say).</summary>
 public sealed class StripeCustomerMissingException(string customerId, Exception inner)
     : Exception($"Stripe no longer knows customer {customerId}.", inner)

@@ -25,6 +25,17 @@ public sealed class StripeOptions
     [Range(1, 100_000)]
     public int MaxCallsInFlight { get; set; } = 256;
 
+    /// <summary>
+    /// The deployment's budget of Stripe calls per second: all instances together (customers, accounts and sessions,
+    /// Stripe.net's retries included) never send more. Unset: no budget. See <see cref="StripeBudget"/>.
+    /// </summary>
+    [Range(1, 10_000)]
+    public int? RequestsPerSecond { get; set; }
+
+    /// <summary>How long a call may wait for its turn in the budget before the request is refused (503 stripe-busy).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:30")]
+    public TimeSpan BudgetWait { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>Handed to the demo page; never a secret.</summary>
     public string? PublishableKey { get; set; }
 
@@ -58,6 +69,12 @@ public sealed class StripeOptionsValidator(IHostEnvironment environment) : IVali
         {
             return ValidateOptionsResult.Fail(
                 "Stripe:WebhookSecrets holds something that is not a webhook signing secret: each must be the whsec_… value Stripe shows for an event destination (or `stripe listen` prints).");
+        }
+
+        if (options.RequestsPerSecond is not null && options.BudgetWait >= options.Timeout)
+        {
+            return ValidateOptionsResult.Fail(
+                "Stripe:BudgetWait must be shorter than Stripe:Timeout: a call that waits its whole time budget for a turn has none left for Stripe.");
         }
 
         var key = options.SecretKey?.Trim();

@@ -29,6 +29,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         var problem = (PaymentProblemTypes.Of(exception), exception) switch
         {
             (PaymentProblemTypes.StripeTimeout, StripeTimeoutException timeout) => Timeout(timeout),
+            (PaymentProblemTypes.StripeBusy, StripeBudgetExhaustedException) => BudgetExhausted(),
             (PaymentProblemTypes.StripeBusy, _) => Busy(),
             (PaymentProblemTypes.StripeError, StripeCustomerMissingException missing) => CustomerStillMissing(missing),
             (PaymentProblemTypes.StripeError, StripeAnswerRejectedException rejected) => Rejected(rejected),
@@ -45,7 +46,9 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
         if (problem.Status == StatusCodes.Status503ServiceUnavailable)
         {
-            var retryAfter = RetryAfter((exception as StripeException)?.StripeResponse?.Headers?.RetryAfter, time.GetUtcNow());
+            var retryAfter = exception is StripeBudgetExhaustedException budget
+                ? Clamp(budget.RetryAfter)
+                : RetryAfter((exception as StripeException)?.StripeResponse?.Headers?.RetryAfter, time.GetUtcNow());
             httpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
         }
 
@@ -113,10 +116,10 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     public static TimeSpan RetryAfter(System.Net.Http.Headers.RetryConditionHeaderValue? hint, DateTimeOffset now)
     {
         var wait = hint?.Delta ?? (hint?.Date is { } date ? date - now : null);
-        return wait is not { } given || given <= TimeSpan.Zero ? DefaultRetryAfter
-            : given > MaxRetryAfter ? MaxRetryAfter
-            : given;
+        return wait is not { } given || given <= TimeSpan.Zero ? DefaultRetryAfter : Clamp(given);
     }
+
+    private static TimeSpan Clamp(TimeSpan wait) => wait < DefaultRetryAfter ? DefaultRetryAfter : wait > MaxRetryAfter ? MaxRetryAfter : wait;
 
     private ProblemDetails Unreachable(HttpRequestException e)
     {
@@ -131,6 +134,11 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy, "Too many Stripe calls in flight",
             "The service is at its limit of concurrent payment-provider calls. Retry after the time in the Retry-After header.", requestId: null);
     }
+
+    private static ProblemDetails BudgetExhausted() =>
+        // StripeBudget has logged it, with how far ahead the budget is booked.
+        Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy, "Stripe call budget exhausted",
+            "The service is at its budget of payment-provider calls per second. Retry after the time in the Retry-After header.", requestId: null);
 
     /// <summary>
     /// Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value), and often name the

@@ -1,0 +1,216 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using BffSessions.Api.Payments;
+using BffSessions.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace BffSessions.Tests.Budget;
+
+/// <summary>
+/// The proof of the budget: a Stripe stand-in that enforces a limit of its own, instances with a budget below it, and
+/// a rush of four times the budget. Timing-sensitive, so it runs alone.
+/// </summary>
+[Collection(RunsAlone.Name)]
+public sealed class StripeBudgetRushTests(ITestOutputHelper output) : StandInTest
+{
+    private const int StripeLimit = 20;
+    private const int Budget = 10;
+    private const int Users = 8;
+
+    private PostgresServer? _database;
+
+    [SkippableTheory]
+    [InlineData("Sqlite", 1)]
+    [InlineData("Postgres", 2)]
+    public async Task A_rush_of_four_times_the_budget_is_served_at_the_budget_and_Stripe_never_refuses(string provider, int instances)
+    {
+        var apis = await StartAsync(provider, instances, new Dictionary<string, string?>
+        {
+            ["Stripe:RequestsPerSecond"] = Budget.ToString(CultureInfo.InvariantCulture),
+            ["Stripe:BudgetWait"] = "00:00:01",
+            ["Stripe:Timeout"] = "00:00:05",
+        });
+        var limit = StripeRateLimit.Enforce(Stripe, StripeLimit);
+        var clients = await WarmClientsAsync(apis);
+
+        // 40 sessions a second for 5 s, spread over the instances and users.
+        var pausedBefore = GC.GetTotalPauseDuration();
+        var rushStart = Stopwatch.GetTimestamp();
+        var (answers, lastLeftLate) = await OpenLoopLoad.RunAsync(200, 4 * Budget, AtRandom(clients), BffRequests.PricingTable);
+        var rushEnd = Stopwatch.GetTimestamp();
+        var after = new List<(HttpStatusCode Status, TimeSpan Took)>();
+        for (var i = 0; i < 5; i++)
+        {
+            var started = Stopwatch.GetTimestamp();
+            using var response = await clients[i % clients.Count].PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+            after.Add((response.StatusCode, Stopwatch.GetElapsedTime(started)));
+            await Task.Delay(200);
+        }
+
+        output.WriteLine($"GC paused {(GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds:0} ms during the rush; heap {GC.GetTotalMemory(false) / 1048576} MiB; gen2 collections so far {GC.CollectionCount(2)}");
+        var served = answers.Where(a => a.Status == HttpStatusCode.OK).ToList();
+        var turnedAway = answers.Where(a => a.Status != HttpStatusCode.OK).ToList();
+        var arrivals = limit.Arrivals.Where(a => a.At >= rushStart && a.At < rushEnd).ToList();
+        var p95 = served.Select(a => a.Latency).Order().ElementAt((int)Math.Ceiling(served.Count * 0.95) - 1);
+        Report(provider, answers, arrivals, rushStart, limit, p95, lastLeftLate);
+
+        Assert.True(lastLeftLate < TimeSpan.FromMilliseconds(500), $"the load generator fell behind by {lastLeftLate}: the machine was too busy to offer the rush");
+        Assert.DoesNotContain(limit.Arrivals, a => a.Status == 429);
+        Assert.InRange(limit.MaxPerSecond(rushStart, rushEnd + Stopwatch.Frequency), 1, Budget + 2); // a turn can slip across a second's edge
+        Assert.True(arrivals.Count(a => a.At < rushStart + 5 * Stopwatch.Frequency) >= 0.8 * Budget * 5,
+            $"only {arrivals.Count} Stripe calls in the rush's five seconds: the budget was not used");
+        Assert.True(p95 < TimeSpan.FromSeconds(2), $"p95 of the served requests was {p95}");
+        Assert.True(turnedAway.Count >= 100, $"only {turnedAway.Count} of 200 were turned away: the rush did not exceed the budget");
+        Assert.All(turnedAway, a =>
+        {
+            Assert.Equal((HttpStatusCode.ServiceUnavailable, PaymentProblemTypes.StripeBusy), (a.Status, a.ProblemType));
+            Assert.InRange(int.Parse(a.RetryAfter!, CultureInfo.InvariantCulture), 1, 30);
+        });
+        Assert.All(after, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+        Assert.All(after, a => Assert.True(a.Took < TimeSpan.FromMilliseconds(500), $"a request after the rush took {a.Took}"));
+        if (instances > 1)
+        {
+            // Each instance got a fair part of the budget: first come, first booked, whichever instance asks.
+            var byInstance = arrivals.GroupBy(a => a.Key).Select(g => g.Count()).ToList();
+            Assert.Equal(instances, byInstance.Count);
+            Assert.All(byInstance, n => Assert.True(n >= 0.3 * arrivals.Count, $"one instance sent only {n} of {arrivals.Count} calls"));
+        }
+    }
+
+    [SkippableFact]
+    public async Task When_Stripe_refuses_anyway_every_instance_slows_down()
+    {
+        // The budget is set above what Stripe allows (other services use the rest): Stripe's 429s must slow both instances.
+        var apis = await StartAsync("Postgres", 2, new Dictionary<string, string?>
+        {
+            ["Stripe:RequestsPerSecond"] = "10",
+            ["Stripe:BudgetWait"] = "00:00:01",
+            ["Stripe:Timeout"] = "00:00:05",
+        });
+        var clients = await WarmClientsAsync(apis);
+        var limit = StripeRateLimit.Enforce(Stripe, 4);
+
+        var rushStart = Stopwatch.GetTimestamp();
+        var (answers, _) = await OpenLoopLoad.RunAsync(200, 20, AtRandom(clients), BffRequests.PricingTable);
+
+        var calls = limit.Arrivals.Where(a => a.At >= rushStart).ToList();
+        var refusedByStripe = calls.Count(a => a.Status == 429);
+        output.WriteLine($"{calls.Count} calls, {refusedByStripe} refused by Stripe; by instance: " +
+            string.Join(", ", calls.GroupBy(a => a.Key).Select(g => $"{g.Count()} ({g.Count(a => a.Status == 429)} refused)")));
+        // Without slowing down, 10 calls a second against 4 allowed would have Stripe refuse 6 in 10. Slowed down, the
+        // pace saws between a quarter and a half of the budget: Stripe refuses only the calls at each peak.
+        Assert.True(refusedByStripe <= 0.35 * calls.Count, $"Stripe refused {refusedByStripe} of {calls.Count} calls");
+        Assert.All(calls.GroupBy(a => a.Key), instance => Assert.Contains(instance, a => a.Status == 200));
+        Assert.All(answers.Where(a => a.Status != HttpStatusCode.OK), a => Assert.Equal(HttpStatusCode.ServiceUnavailable, a.Status));
+    }
+
+    [SkippableFact]
+    public async Task With_the_database_gone_each_instance_keeps_to_its_share_of_the_budget()
+    {
+        var apis = await StartAsync("Postgres", 2, new Dictionary<string, string?>
+        {
+            ["Stripe:RequestsPerSecond"] = Budget.ToString(CultureInfo.InvariantCulture),
+            ["Stripe:BudgetWait"] = "00:00:01",
+            ["Stripe:Timeout"] = "00:00:05",
+        });
+        var clients = await WarmClientsAsync(apis); // the customers are cached: sessions need no database
+        await Task.Delay(1500); // heartbeats: each instance has counted two
+        var limit = StripeRateLimit.Enforce(Stripe, StripeLimit);
+        await _database!.StopServerAsync();
+
+        var rushStart = Stopwatch.GetTimestamp();
+        var (answers, _) = await OpenLoopLoad.RunAsync(120, 4 * Budget, AtRandom(clients), BffRequests.PricingTable);
+        var rushEnd = Stopwatch.GetTimestamp();
+
+        var maxPerSecond = limit.MaxPerSecond(rushStart, rushEnd + Stopwatch.Frequency);
+        output.WriteLine($"{answers.Count(a => a.Status == HttpStatusCode.OK)} served, at most {maxPerSecond} Stripe calls in a second");
+        Assert.InRange(maxPerSecond, 1, Budget + 2);
+        Assert.DoesNotContain(limit.Arrivals, a => a.Status == 429);
+        Assert.All(answers.Where(a => a.Status != HttpStatusCode.OK), a => Assert.Equal(HttpStatusCode.ServiceUnavailable, a.Status));
+        Assert.Contains(Logs.Lines, l => l.Contains("keeps to 1/2 of Stripe:RequestsPerSecond", StringComparison.Ordinal));
+        await _database.StartServerAsync();
+    }
+
+    /// <summary>
+    /// Which client sends request i: at random (seeded), as users arrive. Sent in strict turn, every fourth request would
+    /// meet each freed turn of the budget first, and the same instance would win them all.
+    /// </summary>
+    private static Func<int, HttpClient> AtRandom(List<HttpClient> clients)
+    {
+        var random = new Random(20261126);
+        var order = Enumerable.Range(0, 1000).Select(_ => random.Next(clients.Count)).ToArray();
+        return i => clients[order[i]];
+    }
+
+    /// <summary>The instances, each with its own API key so the stand-in can tell their calls apart.</summary>
+    private async Task<List<ApiFactory>> StartAsync(string provider, int count, Dictionary<string, string?> settings)
+    {
+        if (provider == "Postgres")
+        {
+            PostgresServer.Require();
+            _database = await PostgresServer.StartAsync();
+            settings["Database:Provider"] = "Postgres";
+            settings["ConnectionStrings:Customers"] = _database.ConnectionString("bffsessions");
+        }
+
+        var apis = new List<ApiFactory>();
+        for (var i = 0; i < count; i++)
+        {
+            var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>(settings) { ["Stripe:SecretKey"] = $"sk_test_instance{i}standin" });
+            _ = api.Server; // started, and migrated, one after the other
+            apis.Add(api);
+        }
+
+        _apis = apis;
+        return apis;
+    }
+
+    private List<ApiFactory> _apis = [];
+
+    /// <summary>One client per instance and user, each user's customer created (and cached) before the rush.</summary>
+    private static async Task<List<HttpClient>> WarmClientsAsync(List<ApiFactory> apis)
+    {
+        var clients = new List<HttpClient>();
+        for (var user = 0; user < Users; user++)
+        {
+            foreach (var api in apis)
+            {
+                var client = api.CreateClientFor($"rush-user-{user}");
+                using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                clients.Add(client);
+            }
+        }
+
+        await Task.Delay(1200); // the warm-up's turns are past
+        return clients;
+    }
+
+    private void Report(string provider, IReadOnlyList<OpenLoopLoad.Answer> answers, List<StripeRateLimit.Arrival> arrivals, long rushStart,
+        StripeRateLimit limit, TimeSpan p95, TimeSpan lastLeftLate)
+    {
+        output.WriteLine($"{provider}: {answers.Count} offered, {answers.Count(a => a.Status == HttpStatusCode.OK)} served, p95 {p95.TotalMilliseconds:0} ms; " +
+            $"Stripe: {arrivals.Count} calls, max {limit.MaxPerSecond(rushStart, long.MaxValue)} in any second, {limit.Arrivals.Count(a => a.Status == 429)} refused; load generator late by {lastLeftLate.TotalMilliseconds:0} ms");
+        foreach (var second in arrivals.GroupBy(a => (int)(Stopwatch.GetElapsedTime(rushStart, a.At).TotalSeconds)).OrderBy(g => g.Key))
+        {
+            output.WriteLine($"  second {second.Key}: {second.Count()} calls ({string.Join(" / ", second.GroupBy(a => a.Key).Select(g => g.Count()))})");
+        }
+    }
+
+    public override async Task DisposeAsync()
+    {
+        foreach (var api in _apis)
+        {
+            await api.DisposeAsync();
+        }
+
+        if (_database is not null)
+        {
+            await _database.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+}
