@@ -7,9 +7,10 @@ public static class LogValues
     public const int MaxLength = 200;
 
     /// <summary>
-    /// Client text as a log line may hold it: control characters (a forged line break, an escape sequence) become
-    /// '?', and it is cut at <see cref="MaxLength"/> characters, so a client cannot write lines of its own or
-    /// flood the log.
+    /// Client text as a log line may hold it: control characters (a forged line break, an escape sequence) and
+    /// Unicode's invisible formatting and line-breaking ones (a right-to-left override, a line separator) become '?',
+    /// and it is cut at <see cref="MaxLength"/> characters, so a client cannot write lines of its own, disguise one
+    /// value as another, or flood the log.
     /// </summary>
     public static string Text(string? value)
     {
@@ -23,9 +24,12 @@ public static class LogValues
         {
             for (var i = 0; i < span.Length; i++)
             {
-                span[i] = char.IsControl(source[i]) ? '?' : source[i];
+                span[i] = IsUnfit(source[i]) ? '?' : source[i];
             }
         });
         return cut ? text + "…" : text;
     }
+
+    private static bool IsUnfit(char c) => char.IsControl(c) || char.GetUnicodeCategory(c) is
+        System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
 }

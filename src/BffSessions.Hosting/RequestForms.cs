@@ -4,12 +4,14 @@ namespace BffSessions.Hosting;
 public static class RequestForms
 {
     /// <summary>
-    /// The form, or null when the body is not a readable form: not form-encoded, a multipart body without its boundary,
-    /// more fields or longer values than ASP.NET Core's form limits allow, or cut off mid-way.
+    /// The form, or null when the body is not a readable URL-encoded form: another content type (multipart too: no form
+    /// here takes files, and its parts could each declare a charset of their own), more fields or longer values than
+    /// ASP.NET Core's form limits allow, or cut off mid-way.
     /// </summary>
     public static async Task<IFormCollection?> ReadOrNullAsync(HttpRequest request, CancellationToken cancellationToken)
     {
-        if (!request.HasFormContentType)
+        if (!Microsoft.Net.Http.Headers.MediaTypeHeaderValue.TryParse(request.ContentType, out var type)
+            || !type.MediaType.Equals("application/x-www-form-urlencoded", StringComparison.OrdinalIgnoreCase))
         {
             return null;
         }
@@ -19,7 +21,8 @@ public static class RequestForms
             return await request.ReadFormAsync(cancellationToken);
         }
         // A body over the size cap is not a malformed form: it stays a 413 (BadHttpRequestException, an IOException).
-        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or (IOException and not BadHttpRequestException))
+        catch (Exception e) when (e is InvalidDataException or InvalidOperationException or NotSupportedException or ArgumentException
+                                      or System.Text.DecoderFallbackException or (IOException and not BadHttpRequestException))
         {
             return null;
         }

@@ -76,8 +76,8 @@ public static class RequestLimits
     /// </summary>
     private static bool HasForeignCharset(HttpRequest request) =>
         MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
-        && contentType.Charset is { Length: > 0 } charset
-        && !Utf8Names.Contains(charset.ToString());
+        && contentType.Parameters.Any(p => p.Name.Equals("charset", StringComparison.OrdinalIgnoreCase))
+        && !Utf8Names.Contains(contentType.Charset.ToString()); // an empty charset= is not one of them either
 
     private static readonly HashSet<string> Utf8Names = new(StringComparer.OrdinalIgnoreCase) { "utf-8", "us-ascii" };
 

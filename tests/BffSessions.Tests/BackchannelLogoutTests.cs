@@ -26,6 +26,7 @@ public sealed class BackchannelLogoutTests : StandInTest
     private static readonly RsaSecurityKey ProviderKey = new(RSA.Create(2048)) { KeyId = "provider-key" };
     private static readonly RsaSecurityKey ForeignKey = new(RSA.Create(2048)) { KeyId = "provider-key" };
 
+    private readonly DbCommandSpy _database = new();
     private ApiFactory _api = null!;
 
     public override async Task InitializeAsync()
@@ -36,12 +37,13 @@ public sealed class BackchannelLogoutTests : StandInTest
             ["Authentication:Schemes:OpenIdConnect:Authority"] = Provider,
             ["Authentication:Schemes:OpenIdConnect:ClientId"] = ClientId,
             ["Authentication:Schemes:OpenIdConnect:ClientSecret"] = "not-used-here",
-        }, services => services.PostConfigure<OpenIdConnectOptions>(IdentityExtensions.OidcScheme, options =>
-        {
-            // The provider's discovery document, as the handler would have fetched it.
-            options.Configuration = new OpenIdConnectConfiguration { Issuer = Provider };
-            options.Configuration.SigningKeys.Add(ProviderKey);
-        }));
+        }, services => services.ConfigureDbContext<BffSessions.Api.Data.SqliteAppDbContext>(db => db.AddInterceptors(_database))
+            .PostConfigure<OpenIdConnectOptions>(IdentityExtensions.OidcScheme, options =>
+            {
+                // The provider's discovery document, as the handler would have fetched it.
+                options.Configuration = new OpenIdConnectConfiguration { Issuer = Provider };
+                options.Configuration.SigningKeys.Add(ProviderKey);
+            }));
     }
 
     public override async Task DisposeAsync()
@@ -86,6 +88,39 @@ public sealed class BackchannelLogoutTests : StandInTest
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.False(await IsLiveAsync(session));
+    }
+
+    /// <summary>A delivery the database fails is not remembered as done: the provider's retry ends the sessions.</summary>
+    [Fact]
+    public async Task A_logout_the_database_failed_ends_the_sessions_when_the_provider_retries_it()
+    {
+        var session = await StoreSessionAsync("retried-user", "sid-r");
+        var token = Token(new { sub = "retried-user" });
+        _database.Fail = sql => sql.StartsWith("DELETE FROM \"browser_sessions\"", StringComparison.Ordinal);
+
+        using var failed = await PostAsync(token);
+        _database.Fail = null;
+        using var retried = await PostAsync(token);
+
+        await HttpAssert.ProblemAsync(failed, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.False(await IsLiveAsync(session));
+    }
+
+    /// <summary>The spec's form is URL-encoded; a multipart body (whose parts could each name a charset) is no logout token.</summary>
+    [Fact]
+    public async Task A_multipart_body_is_a_400_whatever_charset_its_parts_name()
+    {
+        using var client = _api.CreateApiClient();
+        using var content = new MultipartFormDataContent("XB");
+        var part = new StringContent(Token(new { sub = "multipart-user" }));
+        part.Headers.ContentType = new("text/plain") { CharSet = "utf-7" };
+        content.Add(part, "logout_token");
+
+        using var response = await client.PostAsync("/bff/backchannel", content);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(IdentityProblemTypes.InvalidLogoutToken, problem.GetProperty("type").GetString());
     }
 
     [Fact]

@@ -44,6 +44,8 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
     [InlineData("application/json; charset=utf-7")] // decodable, and a way around filters that read the bytes as UTF-8
     [InlineData("application/json; charset=utf-16")]
     [InlineData("application/json; charset=iso-8859-1")]
+    [InlineData("application/json; charset=")]
+    [InlineData("application/json; charset= ")]
     [InlineData("application/json; charset=utf8")] // what the JSON reader cannot name, it cannot read: a 415, not its 500
     [InlineData("application/json; charset=\"utf-8\"")]
     public async Task A_charset_that_cannot_be_decoded_is_an_unsupported_media_type_problem(string contentType)

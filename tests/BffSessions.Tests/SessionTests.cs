@@ -277,6 +277,22 @@ public sealed class SessionTests : StandInTest
         Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
     }
 
+    /// <summary>The sign-in form is URL-encoded: a multipart one, whose parts could name a charset of their own, is a 400 problem.</summary>
+    [Fact]
+    public async Task A_multipart_sign_in_form_is_a_400_whatever_charset_its_parts_name()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, "Development");
+        using var content = new MultipartFormDataContent("XB");
+        var part = new StringContent("multipart-user");
+        part.Headers.ContentType = new("text/plain") { CharSet = "utf-7" };
+        content.Add(part, "userId");
+
+        using var response = await api.CreateApiClient().PostAsync("/bff/login", content);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(0, await SessionRowsAsync(api));
+    }
+
     private static bool IsRenewal(string sql) => sql.StartsWith("UPDATE \"browser_sessions\"", StringComparison.Ordinal);
 
     private static bool IsSessionDelete(string sql) => sql.StartsWith("DELETE FROM \"browser_sessions\"", StringComparison.Ordinal);

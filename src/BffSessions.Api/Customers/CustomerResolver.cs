@@ -66,17 +66,24 @@ public sealed partial class CustomerResolver(
         return CreateOnceAsync(owner, replacing: missingCustomerId, cancellationToken);
     }
 
-    private async Task<CustomerRef> CreateOnceAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
+    private Task<CustomerRef> CreateOnceAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken) =>
+        UnderUserLockAsync(owner.Key, (owner, replacing), (state, token) => CreateOnceUnderLockAsync(state.owner, state.replacing, token), cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="work"/> holding the user's lock in this process (a stripe of them), within the database's
+    /// execution strategy: the whole step may run again on a fresh connection if PostgreSQL drops one (a restart, a
+    /// failover). The work takes the database's own lock on the user (<see cref="AppDbContext.LockAsync"/>), and must
+    /// be safe to repeat: creation is, because Stripe answers a repeated creation with the same customer.
+    /// </summary>
+    private async Task<T> UnderUserLockAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
-        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(owner.Key) % (uint)_stripes.Length];
+        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_stripes.Length];
         await gate.WaitAsync(cancellationToken);
         try
         {
-            // The whole step may run again on a fresh connection if PostgreSQL drops one (a restart, a failover);
-            // that is safe because Stripe answers a repeated creation with the same customer (same idempotency key).
             await using var strategyContext = await databases.CreateDbContextAsync(cancellationToken);
             return await strategyContext.Database.CreateExecutionStrategy().ExecuteAsync(
-                (owner, replacing), (_, state, token) => CreateOnceUnderLockAsync(state.owner, state.replacing, token), null, cancellationToken);
+                state, (_, s, token) => work(s, token), null, cancellationToken);
         }
         finally
         {
@@ -148,61 +155,54 @@ public sealed partial class CustomerResolver(
     }
 
     /// <summary>
-    /// Stripe says <paramref name="customerId"/> is gone (deleted in the Dashboard, an account closed). The map lets go
-    /// of exactly that id, under the same locks as creation: the user who has it gets a replacement at their next
-    /// session. A user who already has another customer keeps it; an id the map does not hold changes nothing.
+    /// Stripe says <paramref name="customerId"/>, a <paramref name="kind"/>, is gone (a customer deleted in the Dashboard,
+    /// an account closed). The map lets go of exactly that id, under the same locks as creation: the user who has it
+    /// gets a replacement at their next session. A user who already has another customer keeps it; an id the map does
+    /// not hold (or holds as the other kind) changes nothing.
     /// </summary>
     /// <returns>Whether a user had that customer.</returns>
-    public async Task<bool> ForgetAsync(string customerId, CancellationToken cancellationToken)
+    public async Task<bool> ForgetAsync(string customerId, CustomerKind kind, CancellationToken cancellationToken)
     {
-        CustomerOwner holder;
+        List<(string Issuer, string UserId)> holders;
         await using (var db = await databases.CreateDbContextAsync(cancellationToken))
         {
-            if (await db.CustomerLinks.AsNoTracking().Where(l => l.CustomerId == customerId).Select(l => new { l.Issuer, l.UserId })
-                    .FirstOrDefaultAsync(cancellationToken) is not { } found)
-            {
-                return false;
-            }
-
-            holder = new CustomerOwner(found.Issuer, found.UserId, null, null);
+            holders = (await db.CustomerLinks.AsNoTracking().Where(l => l.CustomerId == customerId && l.Kind == kind)
+                .Select(l => new { l.Issuer, l.UserId }).ToListAsync(cancellationToken)).Select(h => (h.Issuer, h.UserId)).ToList();
         }
 
-        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(holder.Key) % (uint)_stripes.Length];
-        await gate.WaitAsync(cancellationToken);
-        try
+        var forgotten = false;
+        foreach (var (issuer, userId) in holders)
         {
-            await using var strategyContext = await databases.CreateDbContextAsync(cancellationToken);
-            var forgotten = await strategyContext.Database.CreateExecutionStrategy().ExecuteAsync(
-                (holder, customerId), (_, state, token) => ForgetUnderLockAsync(state.holder, state.customerId, token), null, cancellationToken);
-            cache.Remove(holder.Key);
-            return forgotten;
+            var key = CustomerOwner.KeyOf(issuer, userId);
+            forgotten |= await UnderUserLockAsync(key, (issuer, userId, customerId), (state, token) =>
+                ForgetUnderLockAsync(state.issuer, state.userId, state.customerId, token), cancellationToken);
+            cache.Remove(key);
         }
-        finally
-        {
-            gate.Release();
-        }
+
+        return forgotten;
     }
 
-    private async Task<bool> ForgetUnderLockAsync(CustomerOwner holder, string customerId, CancellationToken cancellationToken)
+    private async Task<bool> ForgetUnderLockAsync(string issuer, string userId, string customerId, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        await using var transaction = await db.LockAsync(holder.Key, cancellationToken);
-        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == holder.Issuer && l.UserId == holder.UserId, cancellationToken);
+        await using var transaction = await db.LockAsync(CustomerOwner.KeyOf(issuer, userId), cancellationToken);
+        var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == issuer && l.UserId == userId, cancellationToken);
         if (link is null || link.CustomerId != customerId)
         {
             return false; // replaced meanwhile: the user's customer now is another, which the event is not about
         }
 
+        var now = time.GetUtcNow();
         link.ForgottenCustomerId = customerId;
-        link.ForgottenAt = time.GetUtcNow().UtcDateTime;
-        link.UpdatedAt = time.GetUtcNow();
+        link.ForgottenAt = now.UtcDateTime;
+        link.UpdatedAt = now;
         await db.SaveChangesAsync(cancellationToken);
         if (transaction is not null)
         {
             await transaction.CommitAsync(cancellationToken);
         }
 
-        LogForgotten(logger, customerId, holder.UserId);
+        LogForgotten(logger, customerId, userId);
         return true;
     }
 

@@ -10,9 +10,14 @@ namespace BffSessions.Api.Customers;
 /// instance that a customer is gone, the others learn it here within <see cref="CustomersOptions.ForgottenCheckInterval"/>:
 /// they drop those users from memory, so their next session reads the map and gets a replacement first.
 /// </summary>
+/// <remarks>
+/// Only where it can matter: with PostgreSQL (one SQLite instance drops the user from its only cache as it forgets)
+/// and with webhooks on (nothing else forgets). Stamps are each instance's own clock: they must agree within
+/// <see cref="Overlap"/>.
+/// </remarks>
 public sealed partial class ForgottenCustomersSync(
-    IDbContextFactory<AppDbContext> databases, CustomerCache cache, IOptions<CustomersOptions> options, TimeProvider time,
-    ILogger<ForgottenCustomersSync> logger) : BackgroundService
+    IDbContextFactory<AppDbContext> databases, CustomerCache cache, IOptions<CustomersOptions> options, IOptions<DatabaseOptions> database,
+    IOptions<StripeOptions> stripe, TimeProvider time, ILogger<ForgottenCustomersSync> logger) : BackgroundService
 {
     /// <summary>
     /// Each look reaches this far back past the previous one: instances' clocks differ a little, and a forget is
@@ -22,6 +27,11 @@ public sealed partial class ForgottenCustomersSync(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (database.Value.Provider != DatabaseProvider.Postgres || stripe.Value.WebhookSecrets.Length == 0)
+        {
+            return;
+        }
+
         var since = time.GetUtcNow().UtcDateTime - Overlap;
         using var timer = new PeriodicTimer(options.Value.ForgottenCheckInterval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -46,7 +56,7 @@ public sealed partial class ForgottenCustomersSync(
             .Select(l => new { l.Issuer, l.UserId }).ToListAsync(cancellationToken);
         foreach (var user in users)
         {
-            cache.Remove(new CustomerOwner(user.Issuer, user.UserId, null, null).Key);
+            cache.Remove(CustomerOwner.KeyOf(user.Issuer, user.UserId));
         }
 
         if (users.Count > 0)

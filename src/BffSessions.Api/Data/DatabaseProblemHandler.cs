@@ -37,7 +37,7 @@ public sealed partial class DatabaseProblemHandler(IProblemDetailsService proble
     /// connection timeout is one too (Npgsql and SQLite raise it as theirs). A bare TimeoutException is not: it could
     /// come from any other call, Stripe's included.
     /// </summary>
-    private static bool IsDatabaseFailure(Exception exception)
+    public static bool IsDatabaseFailure(Exception exception)
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {

@@ -27,7 +27,11 @@ public sealed partial class BackchannelLogout(
 
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(2);
 
-    /// <summary>The jti of every token taken in the last <see cref="MaxAge"/>: a replay is answered 200 and changes nothing.</summary>
+    /// <summary>
+    /// The issuer and jti of every token acted on in the last <see cref="MaxAge"/>, on this instance: a replay here is
+    /// answered 200 and changes nothing. (A replay at another instance ends the user's sessions again, as the token
+    /// said; the provider sends each token to one of them.)
+    /// </summary>
     private readonly MemoryCache _seen = new(new MemoryCacheOptions { SizeLimit = 100_000 });
 
     public async Task<IResult> HandleAsync(HttpContext http)
@@ -46,11 +50,13 @@ public sealed partial class BackchannelLogout(
                 "The request carries no valid OpenID Connect back-channel logout_token.");
         }
 
-        if (!_seen.TryGetValue(logout.TokenId, out _))
+        var seen = logout.Issuer + "\n" + logout.TokenId;
+        if (!_seen.TryGetValue(seen, out _))
         {
-            _seen.Set(logout.TokenId, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = MaxAge + ClockSkew });
-            // A token for a session that has already ended (the user signed out here first) is still a success.
+            // A token for a session that has already ended (the user signed out here first) is still a success. Only a
+            // token acted on is remembered: when the database fails, the provider's retry must still end the sessions.
             var ended = await sessions.EndAsync(logout.Issuer, logout.Subject, logout.Sid, CancellationToken.None);
+            _seen.Set(seen, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = MaxAge + ClockSkew });
             if (ended == 0)
             {
                 LogNothingEnded(logger, logout.Sid is null ? "the user" : "the session");

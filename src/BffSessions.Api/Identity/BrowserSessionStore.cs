@@ -182,7 +182,7 @@ public sealed partial class BrowserSessionStore(
                     .SetProperty(s => s.Ticket, bytes), cancellationToken);
             }
         }
-        catch (Exception e) when (e is System.Data.Common.DbException or DbUpdateException)
+        catch (Exception e) when (DatabaseProblemHandler.IsDatabaseFailure(e))
         {
             // Renewal runs as the response starts, where a failure could only abort it. Skipping it costs nothing: the
             // session keeps its current expiry, and the next request in the window renews it.

@@ -55,9 +55,13 @@ public sealed class CurrentUserAccessor(IOptions<UserClaimsOptions> options)
     private static bool IsInvisibleOrControl(char c) => char.IsControl(c) || char.GetUnicodeCategory(c) is
         System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
 
-    /// <summary>An address the provider says it has not verified is not put on a Stripe customer.</summary>
+    /// <summary>
+    /// An address the provider does not say it has verified is not put on a Stripe customer: with an
+    /// <c>email_verified</c> claim, only <c>true</c> lets it through (<c>false</c>, <c>0</c>, <c>"no"</c>, <c>null</c> do
+    /// not). Without the claim (many providers leave it out of access tokens) the address is taken as the provider gave it.
+    /// </summary>
     private string? EmailOf(ClaimsPrincipal principal) =>
-        string.Equals(principal.FindFirst("email_verified")?.Value, "false", StringComparison.OrdinalIgnoreCase)
+        principal.FindFirst("email_verified") is { } verified && !string.Equals(verified.Value, "true", StringComparison.OrdinalIgnoreCase)
             ? null
             : NonEmpty(principal.FindFirst(_claims.EmailClaim)?.Value);
 

@@ -21,7 +21,10 @@ public readonly record struct CustomerRef(string Id, CustomerKind Kind);
 public sealed record CustomerOwner(string Issuer, string UserId, string? Email, string? Name)
 {
     /// <summary>One string per user, for locks and caches: the two parts cannot run together (a subject holds no control characters).</summary>
-    public string Key => Issuer + "\n" + UserId;
+    public string Key => KeyOf(Issuer, UserId);
+
+    /// <summary>The <see cref="Key"/> of the user <paramref name="userId"/> at <paramref name="issuer"/>.</summary>
+    public static string KeyOf(string issuer, string userId) => issuer + "\n" + userId;
 }
 
 /// <summary>What this service reads of Stripe's customer session: the client secret and when it expires (UTC).</summary>

@@ -20,6 +20,18 @@ public static partial class PaymentsExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<StripeOptions>, StripeOptionsValidator>();
+        // Development's default webhook secret is public: with a real Stripe key, events signed with it are not believed.
+        if (builder.Environment.IsDevelopment())
+        {
+            builder.Services.PostConfigure<StripeOptions>(stripe =>
+            {
+                if (!stripe.UsesOfflineStandIn)
+                {
+                    stripe.WebhookSecrets = stripe.WebhookSecrets.Where(s => s != StripeOptions.LocalTestWebhookSecret).ToArray();
+                }
+            });
+        }
+
         builder.Services.TryAddSingleton(TimeProvider.System);
 
         // One long-lived client: the budget in StripeGateway is the timeout, so HttpClient's own is off, and the

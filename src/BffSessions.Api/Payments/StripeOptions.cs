@@ -50,6 +50,12 @@ public sealed class StripeOptions
     public string[] WebhookSecrets { get; set; } = [];
 
     public bool UsesOfflineStandIn => string.IsNullOrWhiteSpace(SecretKey);
+
+    /// <summary>
+    /// The signing secret of local testing (appsettings.Development.json, tools/send-stripe-event): public, so trusted
+    /// only in Development with the offline stand-in, where no real customer can be touched.
+    /// </summary>
+    public const string LocalTestWebhookSecret = "whsec_local_test_secret";
 }
 
 /// <summary>
@@ -63,6 +69,12 @@ public sealed class StripeOptionsValidator(IHostEnvironment environment) : IVali
         if (!options.ApiBase.IsAbsoluteUri || (options.ApiBase.Scheme != Uri.UriSchemeHttps && options.ApiBase.Scheme != Uri.UriSchemeHttp))
         {
             return ValidateOptionsResult.Fail("Stripe:ApiBase must be an absolute http(s) URL, such as https://api.stripe.com.");
+        }
+
+        if (options.WebhookSecrets.Contains(StripeOptions.LocalTestWebhookSecret) && !environment.IsDevelopment())
+        {
+            return ValidateOptionsResult.Fail(
+                $"Stripe:WebhookSecrets holds {StripeOptions.LocalTestWebhookSecret}, the public secret of local testing: anyone could sign events with it. Use the whsec_… of your event destination.");
         }
 
         if (options.WebhookSecrets.Any(secret => !secret.StartsWith("whsec_", StringComparison.Ordinal) || secret.Length < 10))

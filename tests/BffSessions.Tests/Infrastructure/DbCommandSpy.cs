@@ -5,8 +5,9 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 namespace BffSessions.Tests.Infrastructure;
 
 /// <summary>
-/// Sees every command the service sends to its database, and can fail the ones a test picks with the error SQLite
-/// gives when another writer holds the lock. Register it with <c>services.ConfigureDbContext&lt;SqliteAppDbContext&gt;</c>.
+/// Sees every command the service sends to its database, and can fail the ones a test picks (by default with the
+/// error SQLite gives when another writer holds the lock). Register it with
+/// <c>services.ConfigureDbContext&lt;SqliteAppDbContext&gt;</c> (or the PostgreSQL one).
 /// </summary>
 public sealed class DbCommandSpy : DbCommandInterceptor
 {
@@ -17,6 +18,9 @@ public sealed class DbCommandSpy : DbCommandInterceptor
 
     /// <summary>Which commands fail while set; null lets every command through.</summary>
     public Func<string, bool>? Fail { get; set; }
+
+    /// <summary>What a failing command throws: SQLite's "database is locked" unless set.</summary>
+    public Func<Exception> Failure { get; set; } = () => new SqliteException("database is locked", 5); // SQLITE_BUSY
 
     public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
     {
@@ -49,7 +53,7 @@ public sealed class DbCommandSpy : DbCommandInterceptor
         _commands.Add(command.CommandText);
         if (Fail?.Invoke(command.CommandText) == true)
         {
-            throw new SqliteException("database is locked", 5); // SQLITE_BUSY
+            throw Failure();
         }
     }
 }

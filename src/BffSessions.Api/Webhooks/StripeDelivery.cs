@@ -1,0 +1,152 @@
+using System.Text;
+using System.Text.Json;
+using BffSessions.Api.Payments;
+using Stripe;
+using Stripe.Events;
+
+namespace BffSessions.Api.Webhooks;
+
+/// <summary>What a delivery to <c>/stripe/webhook</c> turned out to be.</summary>
+public abstract record StripeDelivery
+{
+    /// <summary>Not signed by any of our event destinations within Stripe's tolerance: nothing in it is believed.</summary>
+    public sealed record NotSigned : StripeDelivery;
+
+    /// <summary>Signed, but not an event this service can read (<paramref name="Why"/>): acknowledged and ignored.</summary>
+    public sealed record Unreadable(string Why) : StripeDelivery;
+
+    /// <summary>A verified event: its id and type, and the customer (of that kind) it says is gone, if it says one is.</summary>
+    public sealed record Verified(string Id, string Type, string? GoneCustomerId, CustomerKind GoneKind) : StripeDelivery;
+
+    /// <summary>Stripe's default tolerance for a signature's age, against replays of an old delivery.</summary>
+    public static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Whether <paramref name="header"/> could be a Stripe signature at all (a timestamp and a v1 signature): checked
+    /// before the body is read, so a delivery without one costs nothing.
+    /// </summary>
+    public static bool LooksSigned(string? header) =>
+        header is { Length: > 0 and <= 8192 } && header.Contains("t=", StringComparison.Ordinal) && header.Contains("v1=", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Verifies <paramref name="body"/>, the bytes as received, against each of <paramref name="secrets"/> with Stripe.net
+    /// (the signature and its age, on the injected clock), then lets Stripe.net parse it: a snapshot event whatever its
+    /// api_version (a destination may be pinned to another), or a thin event notification.
+    /// </summary>
+    public static StripeDelivery Read(byte[] body, string header, IReadOnlyList<string> secrets, StripeClient stripe, DateTimeOffset now)
+    {
+        string json;
+        try
+        {
+            // Exactly the bytes Stripe signed: no byte-order mark dropped, nothing invalid replaced.
+            json = StrictUtf8.GetString(body);
+        }
+        catch (DecoderFallbackException)
+        {
+            return new NotSigned();
+        }
+
+        if (!secrets.Any(secret => IsSignedWith(json, header, secret, now)))
+        {
+            return new NotSigned();
+        }
+
+        try
+        {
+            return TopLevelString(json, "object") switch
+            {
+                "event" => FromSnapshot(json),
+                "v2.core.event" => stripe.ParseEventNotificationWithoutVerification(json) switch
+                {
+                    V2CoreAccountClosedEventNotification closed => Checked(closed.Id, closed.Type, closed.RelatedObject?.Id ?? "", CustomerKind.Account),
+                    var other => Checked(other.Id, other.Type, null, CustomerKind.Account),
+                },
+                _ => new Unreadable("not an event object"),
+            };
+        }
+        catch (Exception e) when (e is StripeException or JsonException or Newtonsoft.Json.JsonException or ArgumentException or FormatException
+                                      or OverflowException or InvalidOperationException or InvalidCastException or KeyNotFoundException)
+        {
+            return new Unreadable($"Stripe.net could not parse it ({e.GetType().Name})");
+        }
+    }
+
+    /// <summary>The id a body claims, for the log line of a refused delivery: never believed, never more than a short text.</summary>
+    public static string? ClaimedId(byte[] body)
+    {
+        try
+        {
+            return TopLevelString(Encoding.UTF8.GetString(body), "id");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// A snapshot event. Should a field of an older api_version not fit Stripe.net's types, the three fields needed
+    /// are read from the JSON itself.
+    /// </summary>
+    private static StripeDelivery FromSnapshot(string json)
+    {
+        try
+        {
+            var snapshot = EventUtility.ParseEvent(json, throwOnApiVersionMismatch: false);
+            return Checked(snapshot.Id, snapshot.Type,
+                snapshot.Type == EventTypes.CustomerDeleted ? (snapshot.Data?.Object as Customer)?.Id ?? "" : null, CustomerKind.Customer);
+        }
+        catch (Exception e) when (e is JsonException or Newtonsoft.Json.JsonException)
+        {
+            using var document = JsonDocument.Parse(json);
+            var root = document.RootElement;
+            var type = String(root, "type");
+            var customer = type != EventTypes.CustomerDeleted ? null
+                : root.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Object && data.TryGetProperty("object", out var customerObject)
+                    ? String(customerObject, "id") ?? ""
+                    : "";
+            return Checked(String(root, "id"), type, customer, CustomerKind.Customer);
+        }
+    }
+
+    /// <summary>
+    /// Ids and types as Stripe writes them; anything else is not a delivery this service can act on. An event that
+    /// must name a customer and does not (<paramref name="goneCustomerId"/> empty) is not one either.
+    /// </summary>
+    private static StripeDelivery Checked(string? id, string? type, string? goneCustomerId, CustomerKind kind) =>
+        !IsStripeId(id) ? new Unreadable("no usable event id")
+        : type is not { Length: > 0 and <= 100 } || !type.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_')
+            ? new Unreadable("no usable event type")
+        : goneCustomerId is not null && !IsStripeId(goneCustomerId) ? new Unreadable("no usable customer id")
+        : new Verified(id, type, goneCustomerId, kind);
+
+    private static bool IsStripeId([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? id) =>
+        id is { Length: > 0 and <= 255 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
+
+    private static bool IsSignedWith(string json, string header, string secret, DateTimeOffset now)
+    {
+        try
+        {
+            EventUtility.ValidateSignature(json, header, secret, (long)Tolerance.TotalSeconds, now.ToUnixTimeSeconds());
+            return true;
+        }
+        catch (Exception e) when (e is StripeException or FormatException or OverflowException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
+    private static string? TopLevelString(string json, string name)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.ValueKind == JsonValueKind.Object ? String(document.RootElement, name) : null;
+    }
+
+    /// <summary>A string member, or null; a lone surrogate (invalid UTF-16 escaped in JSON) throws InvalidOperationException.</summary>
+    private static string? String(JsonElement element, string name) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
+}
