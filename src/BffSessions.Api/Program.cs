@@ -9,6 +9,7 @@ using BffSessions.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
 
+builder.StopCleanlyOnSettingsErrors();  // a bad setting: one line naming it, exit code 1
 builder.AddRepositorySettings();        // appsettings.json from the repository root, beneath env vars and secrets
 builder.AddLogging();                   // Serilog from configuration; request logs without secrets
 builder.AddTelemetry();                 // OpenTelemetry over OTLP (OTEL_*), Prometheus on Telemetry:MetricsPort
@@ -26,6 +27,7 @@ builder.AddStripeWebhooks();            // POST /stripe/webhook with Stripe:Webh
 builder.AddDemoPage();                  // Demo:Enabled
 
 var app = builder.Build();
+app.ValidateSettings();                 // every setting checked before anything reads one
 
 app.UseMetricsPort();                   // /metrics on its own port, and nothing else there
 app.UseRequestLogging();               // outermost, so it logs the status the client really got

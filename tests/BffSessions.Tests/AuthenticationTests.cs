@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using BffSessions.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BffSessions.Tests;
 
@@ -27,7 +28,7 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
         Assert.Equal(BffSessions.Hosting.ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
-        Assert.Equal("Sign in at /bff/login, or send a bearer token.", problem.GetProperty("detail").GetString());
+        Assert.Equal("Send a bearer token (this deployment has no browser sign-in).", problem.GetProperty("detail").GetString());
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
         Assert.Null(response.Headers.Location);
         Assert.Empty(Stripe.Requests);
@@ -44,8 +45,15 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
         Assert.Equal(BffSessions.Hosting.ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
-        var expected = why == "expired" ? "The bearer token has expired." : "The bearer token is not valid.";
-        Assert.Equal(expected, problem.GetProperty("detail").GetString());
+        var expected = why switch
+        {
+            "expired" => "The bearer token has expired.",
+            "signed with another key" => "The bearer token is signed by a key this service does not know.",
+            "from another issuer" => "The bearer token's issuer (iss) is not one this service trusts.",
+            "for another audience" => "The bearer token's audience (aud) is not this service.",
+            _ => "The bearer token is not valid.",
+        };
+        Assert.StartsWith(expected, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(Stripe.Requests);
     }
 
@@ -69,5 +77,29 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
         using var response = await client.PostAsync("/api/customer-sessions", new StringContent("{not json", Encoding.UTF8, "application/json"));
 
         await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
+    }
+}
+
+/// <summary>A signing key added to the settings (as `dotnet user-jwts create` adds one to the user secrets) counts at once.</summary>
+public sealed class SigningKeyReloadTests : StandInTest
+{
+    [Fact]
+    public async Task A_token_signed_with_a_key_added_while_running_is_accepted_without_a_restart()
+    {
+        var newKey = Encoding.UTF8.GetBytes("a-key-dotnet-user-jwts-just-wrote-0123456789");
+        await using var api = new ApiFactory(Stripe, Logs);
+        using var client = api.CreateApiClient();
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("new-key-user", key: newKey));
+
+        using var before = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+        var configuration = (Microsoft.Extensions.Configuration.IConfigurationRoot)api.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>();
+        // One key per issuer, as `dotnet user-jwts` keeps it: a first create (or a key reset) writes it anew.
+        configuration["Authentication:Schemes:Bearer:SigningKeys:0:Value"] = Convert.ToBase64String(newKey);
+        configuration.Reload();
+        using var after = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+
+        var problem = await HttpAssert.ProblemAsync(before, HttpStatusCode.Unauthorized);
+        Assert.StartsWith("The bearer token is signed by a key this service does not know.", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
     }
 }

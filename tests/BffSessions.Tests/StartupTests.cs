@@ -52,7 +52,7 @@ public sealed class StartupTests : StandInTest
     {
         await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Database:Provider"] = "Oracle" });
 
-        var error = Assert.Throws<InvalidOperationException>(() => api.Server);
+        var error = Assert.Throws<BffSessions.Hosting.SettingsException>(() => api.Server);
 
         Assert.StartsWith("Database:Provider is not supported; use Sqlite or Postgres.", error.Message, StringComparison.Ordinal);
         Assert.Contains("'Oracle'", error.Message, StringComparison.Ordinal);
@@ -106,4 +106,36 @@ public sealed class StartupTests : StandInTest
 
 
     private sealed record SessionBody(string ClientSecret, DateTime ExpiresAt, string? CustomerId);
+
+    /// <summary>
+    /// The README's way to run another environment (the launch profile's ASPNETCORE_ENVIRONMENT would win over the
+    /// shell's): <c>dotnet run --project src/BffSessions.Api -- --environment Production</c>. With nothing configured
+    /// the service stops at once: one line naming the settings, no stack trace, exit code 1.
+    /// </summary>
+    [Fact]
+    public async Task Run_in_Production_with_settings_missing_it_stops_with_one_line_and_exit_code_1()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet", ["run", "--no-build", "--project", Repository.PathOf("src", "BffSessions.Api"), "--", "--environment", "Production"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Repository.Root,
+            Environment =
+            {
+                ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(Path.GetTempPath(), $"bffsessions-stop-{Guid.NewGuid():N}.db")}",
+            },
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+
+        var lines = (await errors + await output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1, process.ExitCode);
+        var line = Assert.Single(lines, l => l.StartsWith("Start-up stopped:", StringComparison.Ordinal));
+        Assert.Contains("Stripe:SecretKey is required outside Development", line, StringComparison.Ordinal);
+        Assert.Contains("Nobody could sign in", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(lines, l => l.TrimStart().StartsWith("at ", StringComparison.Ordinal));
+    }
 }

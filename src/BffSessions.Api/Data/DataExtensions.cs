@@ -1,4 +1,5 @@
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
@@ -83,11 +84,11 @@ public static class DataExtensions
         catch (InvalidOperationException e)
         {
             // The binder's message names the value: "Failed to convert configuration value 'Oracle' at 'Database:Provider' …".
-            throw new InvalidOperationException($"{unsupported} {e.Message}", e);
+            throw new SettingsException($"{unsupported} {e.Message}", e);
         }
 
         // The binder also takes numbers ("7") for an enum: only the named providers are real.
-        return Enum.IsDefined(provider) ? provider : throw new InvalidOperationException($"{unsupported} Got {(int)provider}.");
+        return Enum.IsDefined(provider) ? provider : throw new SettingsException($"{unsupported} Got {(int)provider}.");
     }
 
     /// <summary>

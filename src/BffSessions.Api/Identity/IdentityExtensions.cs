@@ -93,14 +93,17 @@ public static partial class IdentityExtensions
         // The session lives in the database; the cookie carries only its key (BrowserSessionStore). All of the
         // cookie's events are here.
         builder.Services.AddOptions<CookieAuthenticationOptions>(CookieScheme)
-            .Configure<IOptions<BffOptions>, BrowserSessionStore>((cookie, bff, sessions) =>
+            .Configure<IOptions<BffOptions>, BrowserSessionStore, IOptions<OpenIdConnectSettings>, IHostEnvironment>((cookie, bff, sessions, openIdConnect, environment) =>
             {
                 cookie.ExpireTimeSpan = bff.Value.SessionIdleTimeout;
                 cookie.SessionStore = sessions;
+                // Only where /bff/login exists (a provider, or Development's form) is it worth naming.
+                var signIn = openIdConnect.Value.IsConfigured || environment.IsDevelopment()
+                    ? "Sign in at /bff/login, or send a bearer token."
+                    : "Send a bearer token (this deployment has no browser sign-in).";
                 cookie.Events = new CookieAuthenticationEvents
                 {
-                    OnRedirectToLogin = context => AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized,
-                        "Sign in at /bff/login, or send a bearer token."),
+                    OnRedirectToLogin = context => AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, signIn),
                     OnRedirectToAccessDenied = context => WriteForbiddenAsync(context.HttpContext),
                     OnSigningIn = context =>
                     {
@@ -117,7 +120,10 @@ public static partial class IdentityExtensions
             });
         // ASP.NET Core binds SigningKeys as a lazy sequence over configuration, and the handler copies its validation
         // parameters on every request: unmaterialized, each request would re-read the settings and build new key
-        // objects (defeating the signature-provider cache). Read them once.
+        // objects (defeating the signature-provider cache). Read them once, and again only when the section changes:
+        // a key `dotnet user-jwts create` writes into the user secrets is picked up without a restart.
+        builder.Services.AddSingleton<IOptionsChangeTokenSource<JwtBearerOptions>>(new ConfigurationChangeTokenSource<JwtBearerOptions>(
+            JwtBearerDefaults.AuthenticationScheme, builder.Configuration.GetSection("Authentication:Schemes:" + JwtBearerDefaults.AuthenticationScheme)));
         builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
             options.TokenValidationParameters.IssuerSigningKeys = options.TokenValidationParameters.IssuerSigningKeys?.ToArray());
         // One line per refused token, naming the kind of failure only: never the token, nor the header or claim values
@@ -243,6 +249,10 @@ public static partial class IdentityExtensions
         {
             null => ("A bearer token is required.", "Bearer"),
             SecurityTokenExpiredException => ("The bearer token has expired.", "Bearer error=\"invalid_token\", error_description=\"The token expired\""),
+            SecurityTokenSignatureKeyNotFoundException => ("The bearer token is signed by a key this service does not know. (A key `dotnet user-jwts create` " +
+                "has just written is read within seconds; a token from another provider needs that provider's keys.)", "Bearer error=\"invalid_token\""),
+            SecurityTokenInvalidIssuerException => ("The bearer token's issuer (iss) is not one this service trusts.", "Bearer error=\"invalid_token\""),
+            SecurityTokenInvalidAudienceException => ("The bearer token's audience (aud) is not this service.", "Bearer error=\"invalid_token\""),
             _ => ("The bearer token is not valid.", "Bearer error=\"invalid_token\""),
         };
         return AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, detail, header);

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Identity;
@@ -18,10 +19,28 @@ public sealed class OpenIdConnectSettings
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Authority);
 }
 
-public sealed class OpenIdConnectSettingsValidator : IValidateOptions<OpenIdConnectSettings>
+/// <summary>
+/// Browser sign-in needs a client id; and outside Development someone must be able to sign in at all: bearer tokens
+/// (an Authority, or signing keys) or an OpenID Connect provider. Without either every request would be a 401 while
+/// the service looked healthy.
+/// </summary>
+public sealed class OpenIdConnectSettingsValidator(IOptionsMonitor<JwtBearerOptions> bearer, IHostEnvironment environment)
+    : IValidateOptions<OpenIdConnectSettings>
 {
-    public ValidateOptionsResult Validate(string? name, OpenIdConnectSettings settings) =>
-        settings.IsConfigured && string.IsNullOrWhiteSpace(settings.ClientId)
-            ? ValidateOptionsResult.Fail("Authentication:Schemes:OpenIdConnect:ClientId is required when an Authority is set.")
-            : ValidateOptionsResult.Success;
+    public ValidateOptionsResult Validate(string? name, OpenIdConnectSettings settings)
+    {
+        if (settings.IsConfigured && string.IsNullOrWhiteSpace(settings.ClientId))
+        {
+            return ValidateOptionsResult.Fail("Authentication:Schemes:OpenIdConnect:ClientId is required when an Authority is set.");
+        }
+
+        var tokens = bearer.Get(JwtBearerDefaults.AuthenticationScheme);
+        var bearerConfigured = !string.IsNullOrWhiteSpace(tokens.Authority) || !string.IsNullOrWhiteSpace(tokens.MetadataAddress)
+            || tokens.TokenValidationParameters.IssuerSigningKey is not null || tokens.TokenValidationParameters.IssuerSigningKeys?.Any() == true;
+        return settings.IsConfigured || bearerConfigured || environment.IsDevelopment()
+            ? ValidateOptionsResult.Success
+            : ValidateOptionsResult.Fail(
+                "Nobody could sign in: set Authentication:Schemes:Bearer:Authority (your identity provider, for bearer tokens; or ValidIssuer " +
+                "and SigningKeys), or Authentication:Schemes:OpenIdConnect:Authority and ClientId (browser sign-in). See the README, \"Configuring a real identity provider\".");
+    }
 }
