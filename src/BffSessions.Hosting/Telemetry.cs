@@ -30,7 +30,7 @@ public sealed class TelemetryOptions
 /// add their spans and instruments to <see cref="Name"/> and their instrumentation with
 /// <c>ConfigureOpenTelemetryTracerProvider</c>.
 /// </summary>
-public static class Telemetry
+public static partial class Telemetry
 {
     /// <summary>The service's ActivitySource and Meter.</summary>
     public const string Name = "BffSessions";
@@ -67,7 +67,7 @@ public static class Telemetry
                 };
                 http.EnrichWithHttpResponseMessage = (activity, response) =>
                 {
-                    if (response.Headers.TryGetValues("Request-Id", out var ids))
+                    if (activity.Parent is { Source.Name: Name } && response.Headers.TryGetValues("Request-Id", out var ids))
                     {
                         activity.SetTag(StripeRequestIdTag, ids.FirstOrDefault());
                     }
@@ -112,6 +112,12 @@ public static class Telemetry
         return builder;
     }
 
+    /// <summary>
+    /// For background work (cleanups, heartbeats, polls): no spans within, so that an instance's quiet hours are not a
+    /// root trace every second. Dispose to end.
+    /// </summary>
+    public static IDisposable Unobserved() => OpenTelemetry.SuppressInstrumentationScope.Begin();
+
     /// <summary>The tag naming which Stripe call a span is (customers.create, customer_sessions.create, …).</summary>
     public const string StripeOperationTag = "bffsessions.stripe.operation";
 
@@ -154,19 +160,36 @@ public static class Telemetry
 
     /// <summary>
     /// Adds the metrics port to the addresses the server was going to listen on anyway (ASPNETCORE_HTTP_PORTS,
-    /// --urls …), rather than replacing them as configuring Kestrel's endpoints in code would.
+    /// --urls …), rather than replacing them as configuring Kestrel's endpoints in code would. The API's own port is
+    /// refused (every request there would get /metrics' 404); where no address can be added, a warning says so.
     /// </summary>
-    private sealed class MetricsPortListener(int port) : IStartupFilter
+    private sealed partial class MetricsPortListener(int port) : IStartupFilter
     {
         public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
         {
-            if (app.ApplicationServices.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>() is { Addresses: { IsReadOnly: false, Count: > 0 } addresses })
+            var addresses = app.ApplicationServices.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+            if (addresses?.Any(address => BindingAddress.Parse(address).Port == port) == true)
             {
-                addresses.Add($"http://*:{port}");
+                throw new SettingsException($"Telemetry:MetricsPort is {port}, a port the API itself listens on: pick another (the API's port never serves /metrics).");
+            }
+
+            if (addresses is { IsReadOnly: false, Count: > 0 })
+            {
+                // Where the API listens on loopback alone, so does /metrics.
+                var loopbackOnly = addresses.All(address => BindingAddress.Parse(address).Host is "localhost" or "127.0.0.1" or "[::1]");
+                addresses.Add(loopbackOnly ? $"http://127.0.0.1:{port}" : $"http://*:{port}");
+            }
+            else
+            {
+                LogNotListening(app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(Telemetry)), port);
             }
 
             next(app);
         };
+
+        [LoggerMessage(EventId = 1301, Level = LogLevel.Warning,
+            Message = "Telemetry:MetricsPort {Port} is not listened on: the server's addresses come from Kestrel's own configuration; add an endpoint for that port there")]
+        private static partial void LogNotListening(ILogger logger, int port);
     }
 
     /// <summary>

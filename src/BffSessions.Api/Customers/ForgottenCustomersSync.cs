@@ -2,6 +2,7 @@ using BffSessions.Api.Data;
 using BffSessions.Api.Payments;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using BffSessions.Hosting;
 
 namespace BffSessions.Api.Customers;
 
@@ -39,6 +40,7 @@ public sealed partial class ForgottenCustomersSync(
             try
             {
                 var now = time.GetUtcNow().UtcDateTime;
+                using var unobserved = Telemetry.Unobserved();
                 await DropForgottenSinceAsync(since, stoppingToken);
                 since = now - Overlap;
             }

@@ -1,4 +1,4 @@
-using BffSessions.Api.Payments;
+using BffSessions.Api.Payments.Budget;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Data.Sqlite;

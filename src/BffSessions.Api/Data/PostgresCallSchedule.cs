@@ -1,5 +1,7 @@
 using System.Data.Common;
 using BffSessions.Api.Payments;
+using BffSessions.Api.Payments.Budget;
+using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -7,12 +9,15 @@ namespace BffSessions.Api.Data;
 
 /// <summary>
 /// The schedule of Stripe calls shared by every instance on one PostgreSQL: a single row holds the next free turn and
-/// the pace, and each booking is one UPDATE of it (row-locked, so no two calls get one turn; first come, first
-/// booked). Turns are measured on the database's clock, so instances' clocks need not agree.
+/// the pace, and each booking is one call of <c>stripe_book_turn</c> (migration StripeCallBudget), which locks the row:
+/// no two calls get one turn, the first to ask is the first booked, and turns are measured on the database's clock, so
+/// instances' clocks need not agree.
 /// <para>
 /// When the database does not answer a booking within half a second, this instance keeps to its own share of the
-/// budget for a second (the budget divided by the instances its heartbeat last saw) and then tries the database again.
-/// The heartbeat (one row per instance, every second) exists only for that share.
+/// budget (the budget divided by the instances its heartbeat last counted) and tries the database again a second
+/// later, one request at a time. Its own schedule starts <see cref="StripeOptions.BudgetWait"/> ahead, since turns
+/// booked in the database before may still be going out until then; coming back, it keeps the shared schedule free
+/// for a second plus one BudgetWait, while its own calls and those of instances still on their own shares go out.
 /// </para>
 /// </summary>
 public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCallSchedule
@@ -27,49 +32,108 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
     private readonly ILogger<PostgresCallSchedule> _logger;
     private readonly InMemoryCallSchedule _ownShare;
     private readonly Guid _instance = Guid.NewGuid();
-    private double _pace = 1.0;
+    private readonly Lock _lock = new();
+    private double _cutTo = 1.0;
+    private long _cutAt = long.MinValue;
     private int _instances = 2; // until the heartbeat has counted: assume company
-    private long _fallbackUntil = long.MinValue;
+    private bool _fallingBack;
+    private long _retryAt;
+    private int _probing;
 
     public PostgresCallSchedule(IOptions<DatabaseOptions> database, IOptions<StripeOptions> stripe, TimeProvider time, ILogger<PostgresCallSchedule> logger)
     {
-        // Its own small pool, so that budget bookings and the service's queries never wait for each other's
-        // connections; and no wait for the disk on commit: a booking lost in a crash costs one turn, nothing more.
-        var connection = new NpgsqlConnectionStringBuilder(database.Value.ConnectionString)
+        // Its own small pool, so that bookings and the service's queries never wait for each other's connections.
+        var connection = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(database.Value.ConnectionString)
         {
             ApplicationName = "bffsessions-budget",
             MaxPoolSize = 8,
             Timeout = 2,
-        };
-        connection.Options = $"{connection.Options} -c synchronous_commit=off".Trim();
-        _database = NpgsqlDataSource.Create(connection);
+        }.ConnectionString);
+        _database = connection.Build();
         _stripe = stripe;
         _time = time;
         _logger = logger;
         _ownShare = new InMemoryCallSchedule(time);
     }
 
-    public double Pace => IsFallingBack ? _ownShare.Pace : Volatile.Read(ref _pace);
+    public double Pace
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fallingBack ? _ownShare.Pace
+                    : _cutAt == long.MinValue ? 1.0
+                    : StripePace.At(_cutTo, _time.GetElapsedTime(_cutAt));
+            }
+        }
+    }
 
-    public bool IsFallingBack => _time.GetTimestamp() < Interlocked.Read(ref _fallbackUntil);
+    public double Share
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fallingBack ? 1.0 / Math.Max(1, _instances) : 1.0;
+            }
+        }
+    }
+
+    public bool IsFallingBack
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _fallingBack;
+            }
+        }
+    }
 
     public async ValueTask<CallBooking> BookAsync(int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken)
     {
-        if (!IsFallingBack)
+        if (ShouldAskTheDatabase(out var returning))
         {
             try
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(SharedTimeout);
-                return await BookSharedAsync(callsPerSecond, maxWait, timeout.Token);
+                // WaitAsync, not only the token: a database that hangs (paused, a half-open connection) may not honour
+                // a cancellation for seconds. The abandoned booking, should it complete, costs one turn.
+                return await BookSharedAsync(callsPerSecond, maxWait, returning, cancellationToken).WaitAsync(SharedTimeout, _time, cancellationToken);
             }
-            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is DbException or OperationCanceledException or TimeoutException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is DbException or OperationCanceledException or TimeoutException or InvalidOperationException)
             {
                 FallBack(e);
+            }
+            finally
+            {
+                Volatile.Write(ref _probing, 0);
             }
         }
 
         return _ownShare.Book(callsPerSecond / (double)Math.Max(1, Volatile.Read(ref _instances)), maxWait);
+    }
+
+    private async Task<CallBooking> BookSharedAsync(int callsPerSecond, TimeSpan maxWait, bool returning, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(SharedTimeout);
+        await using var command = _database.CreateCommand("SELECT booked, wait_seconds, cut_to, cut_age_seconds FROM stripe_book_turn(@rate, @max_wait, @hold, @min_wait)");
+        command.Parameters.AddWithValue("rate", (double)callsPerSecond);
+        command.Parameters.AddWithValue("max_wait", maxWait.TotalSeconds);
+        command.Parameters.AddWithValue("hold", StripePace.Hold.TotalSeconds);
+        // Back from its own share: the calls it booked on its own go out within one BudgetWait, and other instances
+        // may keep to theirs until their next try, a second later. No shared turn for anyone before that.
+        command.Parameters.AddWithValue("min_wait", returning ? (FallbackFor + _stripe.Value.BudgetWait).TotalSeconds : 0.0);
+        await using var reader = await command.ExecuteReaderAsync(timeout.Token);
+        if (!await reader.ReadAsync(timeout.Token))
+        {
+            throw new InvalidOperationException("stripe_book_turn answered nothing: the stripe_call_schedule row is missing.");
+        }
+
+        var booking = new CallBooking(reader.GetBoolean(0), TimeSpan.FromSeconds(Math.Max(0, reader.GetDouble(1))));
+        Answered(reader.GetDouble(2), reader.GetDouble(3));
+        return booking;
     }
 
     public async ValueTask SlowDownAsync(CancellationToken cancellationToken)
@@ -82,15 +146,7 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
 
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(SharedTimeout);
-            await using var command = _database.CreateCommand(SlowDownSql);
-            command.Parameters.AddWithValue("floor", StripePace.Floor);
-            command.Parameters.AddWithValue("hold", StripePace.Hold.TotalSeconds);
-            if (await command.ExecuteScalarAsync(timeout.Token) is double pace)
-            {
-                Volatile.Write(ref _pace, pace);
-            }
+            await SlowDownSharedAsync(cancellationToken).WaitAsync(SharedTimeout, _time, cancellationToken);
         }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is DbException or OperationCanceledException or TimeoutException)
         {
@@ -98,34 +154,81 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
         }
     }
 
-    private async Task<CallBooking> BookSharedAsync(int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken)
+    private async Task SlowDownSharedAsync(CancellationToken cancellationToken)
     {
-        await using var command = _database.CreateCommand(BookSql);
-        command.Parameters.AddWithValue("rate", (double)callsPerSecond);
-        command.Parameters.AddWithValue("max_wait", maxWait.TotalSeconds);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(SharedTimeout);
+        await using var command = _database.CreateCommand("SELECT cut_to, cut_age_seconds FROM stripe_slow_down(@floor, @hold)");
+        command.Parameters.AddWithValue("floor", StripePace.Floor);
         command.Parameters.AddWithValue("hold", StripePace.Hold.TotalSeconds);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
+        await using var reader = await command.ExecuteReaderAsync(timeout.Token);
+        if (await reader.ReadAsync(timeout.Token))
         {
-            throw new InvalidOperationException("The stripe_call_schedule row is missing: apply the migrations (it is created by StripeCallBudget).");
+            Answered(reader.GetDouble(0), reader.GetDouble(1));
+        }
+    }
+
+    /// <summary>
+    /// Whether this booking goes to the database: always when it answers; while falling back, one request at a time
+    /// once a second (<paramref name="returning"/> then).
+    /// </summary>
+    private bool ShouldAskTheDatabase(out bool returning)
+    {
+        lock (_lock)
+        {
+            returning = _fallingBack;
+            if (!_fallingBack)
+            {
+                return true;
+            }
         }
 
-        var booking = new CallBooking(reader.GetBoolean(0), TimeSpan.FromSeconds(Math.Max(0, reader.GetDouble(1))));
-        Volatile.Write(ref _pace, reader.GetDouble(2));
-        if (Interlocked.Exchange(ref _fallbackUntil, long.MinValue) != long.MinValue)
+        return _time.GetTimestamp() >= Interlocked.Read(ref _retryAt) && Interlocked.CompareExchange(ref _probing, 1, 0) == 0;
+    }
+
+    /// <summary>The database answered: the pace as it is there, and back on the shared schedule.</summary>
+    private void Answered(double cutTo, double cutAgeSeconds)
+    {
+        bool wasFallingBack;
+        lock (_lock)
+        {
+            _cutTo = cutTo;
+            _cutAt = _time.GetTimestamp() - (long)(cutAgeSeconds * _time.TimestampFrequency);
+            wasFallingBack = _fallingBack;
+            _fallingBack = false;
+        }
+
+        if (wasFallingBack)
         {
             LogBackOnShared(_logger);
         }
-
-        return booking;
     }
 
     private void FallBack(Exception e)
     {
-        var until = _time.GetTimestamp() + (long)(FallbackFor.TotalSeconds * _time.TimestampFrequency);
-        if (Interlocked.Exchange(ref _fallbackUntil, until) == long.MinValue)
+        bool entering;
+        lock (_lock)
         {
-            LogFallingBack(_logger, Volatile.Read(ref _instances), e.GetBaseException().Message);
+            entering = !_fallingBack;
+            _fallingBack = true;
+        }
+
+        Interlocked.Exchange(ref _retryAt, _time.GetTimestamp() + (long)(FallbackFor.TotalSeconds * _time.TimestampFrequency));
+        if (!entering)
+        {
+            return;
+        }
+
+        // Turns already booked in the database may still be going out for one BudgetWait: none of our own before then.
+        _ownShare.KeepFree(_stripe.Value.BudgetWait);
+        var instances = Volatile.Read(ref _instances);
+        if (e is NpgsqlException { IsTransient: true } or OperationCanceledException or TimeoutException)
+        {
+            LogFallingBack(_logger, instances, e.GetBaseException().Message);
+        }
+        else
+        {
+            LogScheduleBroken(_logger, instances, e.GetBaseException().Message);
         }
     }
 
@@ -142,6 +245,7 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
         {
             try
             {
+                using var unobserved = Telemetry.Unobserved(); // a trace a second otherwise
                 await using var command = _database.CreateCommand(HeartbeatSql);
                 command.Parameters.AddWithValue("instance", _instance);
                 if (await command.ExecuteScalarAsync(stoppingToken) is long instances)
@@ -183,42 +287,6 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
         _database.Dispose();
     }
 
-    // The pace now: cut_to, grown back by a tenth per second since a second after the cut (StripePace.At).
-    private const string PaceNow =
-        "least(1.0, s.cut_to + 0.1 * greatest(0.0, extract(epoch FROM c.now - s.cut_at)::float8 - @hold))";
-
-    /// <summary>
-    /// Books the next turn unless it is more than max_wait away. The UPDATE takes the row's lock; a booking that waited
-    /// for it sees the row as the one before it left it. Returns (booked, seconds until the turn or until the
-    /// schedule frees up, pace).
-    /// </summary>
-    private const string BookSql = $"""
-        WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now),
-        cur AS (
-            SELECT s.next_at, c.now, {PaceNow} AS pace
-            FROM stripe_call_schedule s, clock c
-            WHERE s.id = 1),
-        booked AS (
-            UPDATE stripe_call_schedule s
-            SET next_at = greatest(s.next_at, cur.now) + make_interval(secs => 1.0 / (@rate * cur.pace))
-            FROM cur
-            WHERE s.id = 1 AND s.next_at <= cur.now + make_interval(secs => @max_wait)
-            RETURNING extract(epoch FROM s.next_at - cur.now)::float8 - 1.0 / (@rate * cur.pace) AS wait, cur.pace)
-        SELECT true, wait, pace FROM booked
-        UNION ALL
-        SELECT false, extract(epoch FROM next_at - now)::float8, pace FROM cur WHERE NOT EXISTS (SELECT 1 FROM booked)
-        """;
-
-    /// <summary>Halves the pace, at most once a second for the whole deployment; returns the pace after it.</summary>
-    private const string SlowDownSql = $"""
-        WITH clock AS MATERIALIZED (SELECT clock_timestamp() AS now)
-        UPDATE stripe_call_schedule s
-        SET cut_to = greatest(@floor, 0.5 * {PaceNow}), cut_at = c.now
-        FROM clock c
-        WHERE s.id = 1 AND s.cut_at < c.now - make_interval(secs => @hold)
-        RETURNING s.cut_to
-        """;
-
     /// <summary>Marks this instance alive, forgets instances gone for an hour, and counts those seen in five seconds.</summary>
     private const string HeartbeatSql = """
         WITH beat AS (
@@ -233,6 +301,10 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
     [LoggerMessage(EventId = 5201, Level = LogLevel.Warning,
         Message = "The shared Stripe call schedule could not be reached ({Reason}): this instance keeps to 1/{Instances} of Stripe:RequestsPerSecond until it can")]
     private static partial void LogFallingBack(ILogger logger, int instances, string reason);
+
+    [LoggerMessage(EventId = 5204, Level = LogLevel.Error,
+        Message = "The shared Stripe call schedule failed, and not for an outage ({Reason}): are the migrations in? This instance keeps to 1/{Instances} of Stripe:RequestsPerSecond meanwhile")]
+    private static partial void LogScheduleBroken(ILogger logger, int instances, string reason);
 
     [LoggerMessage(EventId = 5202, Level = LogLevel.Information, Message = "The shared Stripe call schedule answers again")]
     private static partial void LogBackOnShared(ILogger logger);

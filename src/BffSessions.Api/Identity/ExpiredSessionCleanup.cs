@@ -1,6 +1,7 @@
 using BffSessions.Api.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using BffSessions.Hosting;
 
 namespace BffSessions.Api.Identity;
 
@@ -15,6 +16,7 @@ public sealed partial class ExpiredSessionCleanup(
         {
             try
             {
+                using var unobserved = Telemetry.Unobserved();
                 await DeleteExpiredAsync(stoppingToken);
             }
             catch (Exception e) when (e is not OperationCanceledException)

@@ -2,6 +2,7 @@ using BffSessions.Api.Payments.OfflineStandIn;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Stripe;
+using BffSessions.Api.Payments.Budget;
 
 namespace BffSessions.Api.Payments;
 
@@ -34,7 +35,7 @@ public static partial class PaymentsExtensions
 
         builder.Services.TryAddSingleton(TimeProvider.System);
 
-        // One long-lived client: the budget in StripeGateway is the timeout, so HttpClient's own is off, and the
+        // One long-lived client: StripeGateway applies Stripe:Timeout, so HttpClient's own is off, and the
         // handler is kept (not rotated) with pooled connections recycled for DNS changes instead.
         // Stripe's answers are a few kilobytes: a megabyte is plenty, and bounds what a broken answer can cost.
         builder.Services.AddHttpClient(HttpClientName, http =>
@@ -48,7 +49,12 @@ public static partial class PaymentsExtensions
             .ConfigurePrimaryHttpMessageHandler(services =>
                 services.GetRequiredService<IOptions<StripeOptions>>().Value.UsesOfflineStandIn
                     ? new OfflineStripeHandler(services.GetRequiredService<TimeProvider>())
-                    : new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) });
+                    : new SocketsHttpHandler
+                    {
+                        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+                        // Stripe uses neither traceparent nor baggage, and a client's baggage is not Stripe's business.
+                        ActivityHeadersPropagator = System.Diagnostics.DistributedContextPropagator.CreateNoOutputPropagator(),
+                    });
 
         builder.Services.AddSingleton(services =>
         {

@@ -1,10 +1,10 @@
 namespace BffSessions.Api.Payments;
 
 /// <summary>Stripe did not answer within <see cref="StripeOptions.Timeout"/>, retries included.</summary>
-public sealed class StripeTimeoutException(TimeSpan budget, Exception inner)
-    : Exception($"Stripe did not answer within {budget}.", inner)
+public sealed class StripeTimeoutException(TimeSpan timeout, Exception inner)
+    : Exception($"Stripe did not answer within {timeout}.", inner)
 {
-    public TimeSpan Budget { get; } = budget;
+    public TimeSpan Timeout { get; } = timeout;
 }
 
 /// <summary>Too many Stripe calls are in flight (<see cref="StripeOptions.MaxCallsInFlight"/>): refuse rather than queue without bound.</summary>

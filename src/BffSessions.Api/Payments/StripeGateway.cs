@@ -5,6 +5,7 @@ using System.Threading.RateLimiting;
 using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
 using Serilog;
+using BffSessions.Api.Payments.Budget;
 using Stripe;
 
 namespace BffSessions.Api.Payments;
@@ -25,7 +26,7 @@ public interface IStripeGateway
 
 /// <summary>
 /// The only place that calls Stripe, through Stripe.net's typed services. Each call runs within the
-/// <see cref="StripeOptions.Timeout"/> budget (Stripe.net's retries included), within the bound on calls in flight,
+/// <see cref="StripeOptions.Timeout"/> (Stripe.net's retries included), within the bound on calls in flight,
 /// and records Stripe's request id for the request log.
 /// </summary>
 public sealed class StripeGateway(
@@ -43,7 +44,7 @@ public sealed class StripeGateway(
         QueueLimit = 0,
     });
 
-    private readonly TimeSpan _budget = options.Value.Timeout;
+    private readonly TimeSpan _timeout = options.Value.Timeout;
 
     /// <summary>
     /// The idempotency key is derived from the user (and the replaced id), so a retried or racing creation gets
@@ -63,12 +64,12 @@ public sealed class StripeGateway(
                 Metadata = metadata,
                 Configuration = new Stripe.V2.Core.AccountCreateConfigurationOptions { Customer = new() },
             };
-            var created = await WithinBudgetAsync("accounts.create", token => client.V2.Core.Accounts.CreateAsync(account, request, token), cancellationToken);
+            var created = await CallAsync("accounts.create", token => client.V2.Core.Accounts.CreateAsync(account, request, token), cancellationToken);
             return new CustomerRef(created.Id, CustomerKind.Account);
         }
 
         var create = new CustomerCreateOptions { Email = owner.Email, Name = owner.Name, Metadata = metadata };
-        var customer = await WithinBudgetAsync("customers.create", token => client.V1.Customers.CreateAsync(create, request, token), cancellationToken);
+        var customer = await CallAsync("customers.create", token => client.V1.Customers.CreateAsync(create, request, token), cancellationToken);
         return new CustomerRef(customer.Id, CustomerKind.Customer);
     }
 
@@ -91,7 +92,7 @@ public sealed class StripeGateway(
         CustomerSession session;
         try
         {
-            session = await WithinBudgetAsync("customer_sessions.create", token => client.V1.CustomerSessions.CreateAsync(create, cancellationToken: token), cancellationToken);
+            session = await CallAsync("customer_sessions.create", token => client.V1.CustomerSessions.CreateAsync(create, cancellationToken: token), cancellationToken);
         }
         catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" or "customer_account" })
         {
@@ -135,18 +136,21 @@ public sealed class StripeGateway(
 
     /// <summary>
     /// One Stripe call (Stripe.net's retries included), as one span and one measurement named by
-    /// <paramref name="operation"/>: within the in-flight bound and the time budget, its request id noted for the log.
+    /// <paramref name="operation"/>: within the in-flight bound and the timeout, its request id noted for the log. The
+    /// measurement is Stripe's time: a call never sent (stripe-busy) is not measured, and the time spent waiting for
+    /// turns in the budget of Stripe calls is taken out.
     /// </summary>
-    private async Task<T> WithinBudgetAsync<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
+    private async Task<T> CallAsync<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
         where T : IStripeEntity
     {
         using var activity = Telemetry.Source.StartActivity("stripe " + operation, ActivityKind.Internal);
         activity?.SetTag(Telemetry.StripeOperationTag, operation);
         var started = time.GetTimestamp();
+        var waits = StripeBudget.StartTally();
         var outcome = "ok";
         try
         {
-            return await CallAsync(call, activity, requestAborted);
+            return await WithinLimitsAsync(call, activity, requestAborted);
         }
         catch (Exception e) when (PaymentProblemTypes.Of(e) is { } problem)
         {
@@ -157,11 +161,14 @@ public sealed class StripeGateway(
         finally
         {
             activity?.SetTag("bffsessions.stripe.outcome", outcome);
-            metrics.StripeCall(operation, outcome, time.GetElapsedTime(started));
+            if (outcome != ProblemTypes.ShortName(PaymentProblemTypes.StripeBusy))
+            {
+                metrics.StripeCall(operation, outcome, time.GetElapsedTime(started) - waits.Waited);
+            }
         }
     }
 
-    private async Task<T> CallAsync<T>(Func<CancellationToken, Task<T>> call, Activity? activity, CancellationToken requestAborted)
+    private async Task<T> WithinLimitsAsync<T>(Func<CancellationToken, Task<T>> call, Activity? activity, CancellationToken requestAborted)
         where T : IStripeEntity
     {
         using var permit = _inFlight.AttemptAcquire();
@@ -170,17 +177,17 @@ public sealed class StripeGateway(
             throw new StripeBusyException();
         }
 
-        using var budget = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
-        budget.CancelAfter(_budget);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        timeout.CancelAfter(_timeout);
         try
         {
-            var result = await call(budget.Token);
+            var result = await call(timeout.Token);
             NoteRequestId(result.StripeResponse?.RequestId, activity);
             return result;
         }
-        catch (Exception e) when (budget.IsCancellationRequested && !requestAborted.IsCancellationRequested && e is OperationCanceledException or StripeException)
+        catch (Exception e) when (timeout.IsCancellationRequested && !requestAborted.IsCancellationRequested && e is OperationCanceledException or StripeException)
         {
-            throw new StripeTimeoutException(_budget, e);
+            throw new StripeTimeoutException(_timeout, e);
         }
         catch (StripeException e)
         {

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
+using BffSessions.Api.Payments.Budget;
 
 namespace BffSessions.Api.Payments;
 
@@ -86,7 +87,7 @@ public sealed class StripeOptionsValidator(IHostEnvironment environment) : IVali
         if (options.RequestsPerSecond is not null && options.BudgetWait >= options.Timeout)
         {
             return ValidateOptionsResult.Fail(
-                "Stripe:BudgetWait must be shorter than Stripe:Timeout: a call that waits its whole time budget for a turn has none left for Stripe.");
+                "Stripe:BudgetWait must be shorter than Stripe:Timeout: a call that waits all of its time for a turn has none left for Stripe.");
         }
 
         var key = options.SecretKey?.Trim();

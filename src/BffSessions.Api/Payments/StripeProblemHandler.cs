@@ -58,7 +58,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
     private ProblemDetails Timeout(StripeTimeoutException e)
     {
-        LogTimeout(logger, e.Budget);
+        LogTimeout(logger, e.Timeout);
         return Problem(StatusCodes.Status504GatewayTimeout, PaymentProblemTypes.StripeTimeout, "Stripe did not answer in time",
             "The payment provider did not answer in time. Try again.", requestId: null);
     }
@@ -141,12 +141,13 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
             "The service is at its budget of payment-provider calls per second. Retry after the time in the Retry-After header.", requestId: null);
 
     /// <summary>
-    /// Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value), and often name the
-    /// customer ("No such customer: 'cus_…'"): mask them, so the log (and what telemetry exports of it) holds neither.
+    /// Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value), often name the
+    /// customer ("No such customer: 'cus_…'"), and repeat a bad value ("Invalid email address: …"): mask them, so the
+    /// log (and what telemetry exports of it) holds none of them.
     /// </summary>
     private static string? Redact(string? message) => message is null ? null : SecretLike().Replace(message, "[redacted]");
 
-    [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|\bBearer\s+\S+|\b(cus|acct)_[A-Za-z0-9]+")]
+    [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|whsec_[A-Za-z0-9]+|\bBearer\s+\S+|\b(cus|acct)_[A-Za-z0-9]+|[^\s'""<>@]+@[^\s'""<>@]+")]
     private static partial Regex SecretLike();
 
     private static ProblemDetails Problem(int status, string type, string title, string detail, string? requestId)

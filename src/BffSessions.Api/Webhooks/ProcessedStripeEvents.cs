@@ -1,5 +1,6 @@
 using BffSessions.Api.Data;
 using Microsoft.EntityFrameworkCore;
+using BffSessions.Hosting;
 
 namespace BffSessions.Api.Webhooks;
 
@@ -53,6 +54,7 @@ public sealed partial class ProcessedStripeEventsCleanup(ProcessedStripeEvents e
         {
             try
             {
+                using var unobserved = Telemetry.Unobserved();
                 if (await events.ForgetOldAsync(stoppingToken) is > 0 and var forgotten)
                 {
                     LogForgotten(logger, forgotten);

@@ -81,7 +81,7 @@ public static partial class StripeWebhooks
         if (!await services.Events.ClaimAsync(id, type, http.RequestAborted))
         {
             LogDuplicate(services.Logger, id, type);
-            services.Metrics.WebhookEvent(type, "duplicate");
+            services.Metrics.WebhookEvent(MetricType(type), "duplicate");
             return TypedResults.Ok();
         }
 
@@ -97,9 +97,12 @@ public static partial class StripeWebhooks
         }
 
         LogHandled(services.Logger, id, type, forgotten ? "the customer is let go of" : "nothing to change");
-        services.Metrics.WebhookEvent(type, forgotten ? "customer-forgotten" : "ignored");
+        services.Metrics.WebhookEvent(MetricType(type), forgotten ? "customer-forgotten" : "ignored");
         return TypedResults.Ok();
     }
+
+    /// <summary>The event type as a metric tag: the types acted on by name, every other as "other" (a closed set).</summary>
+    private static string MetricType(string type) => type is Stripe.EventTypes.CustomerDeleted or "v2.core.account.closed" ? type : "other";
 
     /// <summary>The body as received, bytes and all (the middleware has capped it at <see cref="MaxBodyBytes"/>).</summary>
     private static async Task<byte[]> ReadBodyAsync(HttpContext http)

@@ -1,4 +1,4 @@
-using BffSessions.Api.Payments;
+using BffSessions.Api.Payments.Budget;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BffSessions.Tests.Budget;

@@ -176,6 +176,7 @@ public sealed class TelemetryTests : StandInTest
         foreach (var span in _spans.Snapshot())
         {
             exported.Add(span.DisplayName);
+            exported.Add(span.StatusDescription ?? "");
             exported.AddRange(span.TagObjects.Select(t => $"{t.Key}={t.Value}"));
             exported.AddRange(span.Events.SelectMany(e => e.Tags.Select(t => $"{e.Name} {t.Key}={t.Value}")));
         }
@@ -195,6 +196,7 @@ public sealed class TelemetryTests : StandInTest
         {
             exported.Add(log.Body ?? "");
             exported.Add(log.FormattedMessage ?? "");
+            exported.Add(log.Exception?.ToString() ?? "");
             exported.AddRange((log.Attributes ?? []).Select(a => $"{a.Key}={a.Value}"));
         }
 
@@ -247,6 +249,7 @@ public sealed class TelemetryExportTests : StandInTest
         });
         using var client = api.CreateClientFor("exported-user");
         (await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable)).Dispose();
+        (await client.GetAsync("/long-" + new string('a', 3000))).Dispose(); // OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT cuts it
 
         api.Services.GetRequiredService<TracerProvider>().ForceFlush();
         api.Services.GetRequiredService<MeterProvider>().ForceFlush();
@@ -257,6 +260,8 @@ public sealed class TelemetryExportTests : StandInTest
         Assert.All(received, r => Assert.Contains("bffsessions-under-test", Encoding.UTF8.GetString(r.Body), StringComparison.Ordinal));
         Assert.Contains(received, r => Encoding.UTF8.GetString(r.Body).Contains("telemetry-test", StringComparison.Ordinal));
         Assert.Contains(received, r => r.Path == "/v1/metrics" && Encoding.UTF8.GetString(r.Body).Contains("bffsessions.sessions.created", StringComparison.Ordinal));
+        Assert.Contains(received, r => Encoding.UTF8.GetString(r.Body).Contains(new string('a', 1000), StringComparison.Ordinal));
+        Assert.DoesNotContain(received, r => Encoding.UTF8.GetString(r.Body).Contains(new string('a', 1030), StringComparison.Ordinal));
     }
 
     [Fact]
@@ -268,6 +273,19 @@ public sealed class TelemetryExportTests : StandInTest
         Assert.Null(api.Services.GetService<TracerProvider>());
         Assert.Null(api.Services.GetService<MeterProvider>());
         Assert.Null(api.Services.GetService<LoggerProvider>());
+    }
+
+    /// <summary>The API's own port as the metrics port would turn every API request into a 404: start-up says so instead.</summary>
+    [Fact]
+    public async Task The_API_s_own_port_as_the_metrics_port_stops_start_up()
+    {
+        var port = FreePort();
+        await using var api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?> { ["Telemetry:MetricsPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        api.UseKestrel(port);
+
+        var failure = Record.Exception(api.StartServer);
+
+        Assert.Contains("Telemetry:MetricsPort is " + port, failure?.ToString() ?? "", StringComparison.Ordinal);
     }
 
     /// <summary>Prometheus scrapes its own port; the API's port never serves /metrics, whatever the Host header says.</summary>
