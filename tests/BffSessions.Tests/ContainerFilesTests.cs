@@ -5,8 +5,9 @@ using YamlDotNet.RepresentationModel;
 namespace BffSessions.Tests;
 
 /// <summary>
-/// docker-compose.yml and the Dockerfile agree with the service: every variable compose sets on the api binds to
-/// a real setting, the api is served on 8080, and the image runs as a non-root user with no secret in its ENV.
+/// docker-compose.yml and the Dockerfiles agree with the service: every variable compose sets on the api binds to
+/// a real setting, the api is served on 8080, the demo signs in at the stack's own identity provider, images are
+/// pinned, and the images run as non-root users with no secret in the API's ENV.
 /// </summary>
 public sealed class ContainerFilesTests
 {
@@ -64,10 +65,56 @@ public sealed class ContainerFilesTests
         Assert.Contains($"{port}:{port}", ports);
     }
 
+    /// <summary>
+    /// The demo signs in: the API's OpenID Connect authority is the idp service, which shares the api container's
+    /// network (so http://localhost:PORT is the same issuer for the browser and the API), listens on that port,
+    /// is published through the api, and knows the API's client id, secret and callback URIs.
+    /// </summary>
+    [Fact]
+    public void Compose_signs_the_demo_in_at_an_identity_provider_of_the_stack()
+    {
+        var api = ApiEnvironment();
+        var authority = new Uri(api["Authentication__Schemes__OpenIdConnect__Authority"]);
+        var (name, provider) = Services().Single(service => ServiceEnvironment(service.Service).ContainsKey("OIDC_CLIENT_ID"));
+        var idp = ServiceEnvironment(provider);
+
+        Assert.Equal("localhost", authority.Host);
+        Assert.Equal("service:api", Scalar(provider["network_mode"]));
+        Assert.Equal(authority.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), idp["OIDC_PORT"]);
+        Assert.Contains($"{authority.Port}:{authority.Port}", ((YamlSequenceNode)ApiService()["ports"]).Children.Select(Scalar));
+        Assert.Equal("false", api["Authentication__Schemes__OpenIdConnect__RequireHttpsMetadata"]);
+        Assert.Equal(api["Authentication__Schemes__OpenIdConnect__ClientId"], idp["OIDC_CLIENT_ID"]);
+        Assert.Equal(api["Authentication__Schemes__OpenIdConnect__ClientSecret"], idp["OIDC_CLIENT_SECRET"]);
+        Assert.Equal("http://localhost:8080/signin-oidc", idp["OIDC_REDIRECT_URI"]);
+        Assert.Equal("http://localhost:8080/signout-callback-oidc", idp["OIDC_POST_LOGOUT_REDIRECT_URI"]);
+        Assert.Equal("http://localhost:8080/bff/backchannel", idp["OIDC_BACKCHANNEL_LOGOUT_URI"]);
+        Assert.Equal("true", api["Demo__Enabled"]);
+        var build = Scalar(provider["build"]);
+        Assert.True(File.Exists(Path.Combine(Root, build, "Dockerfile")), $"services.{name}.build names {build}, which has no Dockerfile");
+    }
+
+    /// <summary>Images are pinned (a new release cannot change the stack under us), and stripe-mock is for the api alone.</summary>
+    [Fact]
+    public void Compose_pins_every_image_and_keeps_stripe_mock_inside_the_network()
+    {
+        foreach (var (name, service) in Services())
+        {
+            if (service.Children.TryGetValue(new YamlScalarNode("image"), out var image))
+            {
+                var tag = Scalar(image).Split('/')[^1].Split(':').ElementAtOrDefault(1);
+                Assert.True(tag is not null && tag != "latest", $"services.{name}.image {Scalar(image)} is not pinned to a version");
+            }
+        }
+
+        var stripeMock = Services().Single(service => service.Name == "stripe-mock").Service;
+        Assert.False(stripeMock.Children.ContainsKey(new YamlScalarNode("ports")), "stripe-mock's port is published to the host; only the api calls it");
+        Assert.StartsWith("http://stripe-mock:", ApiEnvironment()["Stripe__ApiBase"], StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_final_image_stage_runs_as_a_non_root_user_on_8080_with_no_secret_in_its_environment()
     {
-        var stage = DockerfileFinalStage();
+        var stage = DockerfileFinalStage("Dockerfile");
 
         var user = stage.LastOrDefault(line => line.StartsWith("USER ", StringComparison.OrdinalIgnoreCase));
         Assert.NotNull(user);
@@ -82,6 +129,16 @@ public sealed class ContainerFilesTests
             .Select(word => word.Split('=')[0].Trim('"', '\''))
             .ToList();
         Assert.DoesNotContain(environmentNames, name => SecretNames.Any(secret => name.Contains(secret, StringComparison.OrdinalIgnoreCase)));
+    }
+
+    [Fact]
+    public void The_demo_identity_provider_image_runs_as_a_non_root_user()
+    {
+        var user = DockerfileFinalStage(Path.Combine("tools", "oidc-provider", "Dockerfile"))
+            .LastOrDefault(line => line.StartsWith("USER ", StringComparison.OrdinalIgnoreCase));
+
+        Assert.NotNull(user);
+        Assert.DoesNotContain(user[5..].Trim().Split(':')[0], new[] { "root", "0" });
     }
 
     /// <summary>
@@ -125,12 +182,18 @@ public sealed class ContainerFilesTests
 
     private static List<string> ApiEnvironmentNames() => ApiEnvironment().Keys.ToList();
 
-    private static Dictionary<string, string> ApiEnvironment() => ApiService()["environment"] switch
+    private static Dictionary<string, string> ApiEnvironment() => ServiceEnvironment(ApiService());
+
+    private static IEnumerable<(string Name, YamlMappingNode Service)> Services() =>
+        ((YamlMappingNode)ComposeRoot()["services"]).Children.Select(service => (Scalar(service.Key), (YamlMappingNode)service.Value));
+
+    private static Dictionary<string, string> ServiceEnvironment(YamlNode service) =>
+        ((YamlMappingNode)service).Children.TryGetValue(new YamlScalarNode("environment"), out var environment) ? environment switch
     {
         YamlMappingNode mapping => mapping.Children.ToDictionary(e => Scalar(e.Key), e => Scalar(e.Value)),
         YamlSequenceNode list => list.Children.Select(entry => Scalar(entry).Split('=', 2)).ToDictionary(e => e[0], e => e.ElementAtOrDefault(1) ?? ""),
-        var other => throw new InvalidOperationException($"services.api.environment is neither a mapping nor a list: {other}"),
-    };
+        var other => throw new InvalidOperationException($"a service's environment is neither a mapping nor a list: {other}"),
+    } : [];
 
     private static YamlNode ApiService() => ComposeRoot()["services"]["api"];
 
@@ -146,10 +209,10 @@ public sealed class ContainerFilesTests
 
     private static string Scalar(YamlNode node) => ((YamlScalarNode)node).Value ?? "";
 
-    /// <summary>The Dockerfile's instructions after its last FROM, continuation lines joined, comments dropped.</summary>
-    private static List<string> DockerfileFinalStage()
+    /// <summary>A Dockerfile's instructions after its last FROM, continuation lines joined, comments dropped.</summary>
+    private static List<string> DockerfileFinalStage(string dockerfile)
     {
-        var instructions = File.ReadAllText(Path.Combine(Root, "Dockerfile"))
+        var instructions = File.ReadAllText(Path.Combine(Root, dockerfile))
             .Replace("\r\n", "\n", StringComparison.Ordinal)
             .Replace("\\\n", " ", StringComparison.Ordinal)
             .Split('\n')

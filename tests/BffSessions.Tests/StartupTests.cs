@@ -115,24 +115,16 @@ public sealed class StartupTests : StandInTest
     [Fact]
     public async Task Run_in_Production_with_settings_missing_it_stops_with_one_line_and_exit_code_1()
     {
-        var start = new System.Diagnostics.ProcessStartInfo("dotnet", ["run", "--no-build", "--project", Repository.PathOf("src", "BffSessions.Api"), "--", "--environment", "Production"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Repository.Root,
-            Environment =
+        var (exitCode, output, errors) = await DotnetCommand.RunAsync(
+            ["run", "--no-build", "--project", Repository.PathOf("src", "BffSessions.Api"), "--", "--environment", "Production"],
+            new Dictionary<string, string?>
             {
                 ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(Path.GetTempPath(), $"bffsessions-stop-{Guid.NewGuid():N}.db")}",
             },
-        };
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
+            TimeSpan.FromSeconds(60));
 
-        var lines = (await errors + await output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(1, process.ExitCode);
+        var lines = (errors + output).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(1, exitCode);
         var line = Assert.Single(lines, l => l.StartsWith("Start-up stopped:", StringComparison.Ordinal));
         Assert.Contains("Stripe:SecretKey is required outside Development", line, StringComparison.Ordinal);
         Assert.Contains("Nobody could sign in", line, StringComparison.Ordinal);

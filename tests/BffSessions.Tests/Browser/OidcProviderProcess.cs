@@ -2,7 +2,7 @@ using System.Diagnostics;
 
 namespace BffSessions.Tests.Browser;
 
-/// <summary>The test OpenID Connect provider (Browser/oidc-provider/server.mjs, oidc-provider from npm) as a child process on loopback.</summary>
+/// <summary>The test OpenID Connect provider (tools/oidc-provider/server.mjs, oidc-provider from npm) as a child process on loopback.</summary>
 public sealed class OidcProviderProcess : IAsyncDisposable
 {
     public const string ClientId = "bffsessions-browser-tests";

@@ -1,4 +1,4 @@
-// Minimal, real OpenID Connect provider for the BffSessions browser end-to-end tests.
+// Minimal, real OpenID Connect provider for the BffSessions browser end-to-end tests and the compose demo.
 // Built on `oidc-provider` (panva). Everything is in memory and regenerated on every start
 // (signing key, cookie keys, sessions, grants). See README.md for the environment variables.
 
@@ -29,6 +29,9 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
   console.error(`oidc-provider test server: OIDC_PORT must be an integer in 1..65535, got "${portText}"`);
   process.exit(2);
 }
+// Optional: the address to listen on. Loopback by default; the compose demo's container listens on 0.0.0.0 so that
+// the published port reaches it (the issuer stays http://localhost:<port> for the browser and the API alike).
+const host = process.env.OIDC_HOST?.trim() || '127.0.0.1';
 const clientId = requireEnv('OIDC_CLIENT_ID');
 const clientSecret = requireEnv('OIDC_CLIENT_SECRET');
 const redirectUri = requireEnv('OIDC_REDIRECT_URI');
@@ -204,7 +207,7 @@ server.on('error', (err) => {
   process.exit(1);
 });
 
-server.listen(port, '127.0.0.1', () => {
+server.listen(port, host, () => {
   process.stdout.write(`READY ${issuer}\n`);
 });
 
