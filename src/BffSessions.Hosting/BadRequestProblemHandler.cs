@@ -1,6 +1,8 @@
+using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 
@@ -24,14 +26,14 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
             StatusCodes.Status413PayloadTooLarge => RequestLimits.TooLarge(RequestLimits.MaxBodyBytesFor(httpContext, limits.Value.MaxBodyBytes)),
             // A body with no Content-Type at all: routing lets it through, and binding refuses it.
             StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaType(),
-            _ => InvalidBody(badRequest),
+            _ => InvalidBody(httpContext, badRequest),
         };
         problem.Status = badRequest.StatusCode;
         await problems.WriteAsync(httpContext, problem, exception);
         return true;
     }
 
-    private static HttpValidationProblemDetails InvalidBody(BadHttpRequestException exception)
+    private static HttpValidationProblemDetails InvalidBody(HttpContext http, BadHttpRequestException exception)
     {
         var (path, message) = exception.InnerException switch
         {
@@ -40,7 +42,7 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
                 (ToJsonPath(json.Path), "This member is not part of the request; remove it."),
             JsonException json when DuplicateMember().IsMatch(json.Message) =>
                 (ToJsonPath(json.Path), "This member appears more than once."),
-            JsonException json => (ToJsonPath(json.Path), "The value has the wrong JSON type."),
+            JsonException json => (ToJsonPath(json.Path), $"The value has the wrong JSON type: this member takes {WantedJsonType(http, ToJsonPath(json.Path))}."),
             _ when exception.Message.Contains("provided", StringComparison.Ordinal) => ("", "A JSON body is required."),
             _ => ("", "The request body could not be read."),
         };
@@ -51,6 +53,44 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
             Detail = "The body could not be read as this endpoint's request.",
         };
     }
+
+    /// <summary>
+    /// What the member at <paramref name="path"/> takes, in JSON's words ("true or false", "a whole number", ...),
+    /// found by walking the endpoint's declared request type (System.Text.Json's message names the record whose
+    /// constructor failed, not the member's type).
+    /// </summary>
+    private static string WantedJsonType(HttpContext http, string path)
+    {
+        // The exception handler runs with the endpoint cleared; the feature keeps the one that failed.
+        var endpoint = http.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint();
+        var type = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
+        foreach (var segment in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var name = segment.Split('[')[0];
+            type = type?.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)?.PropertyType;
+            if (segment.Contains('[', StringComparison.Ordinal))
+            {
+                type = type is null ? null : ElementType(type);
+            }
+        }
+
+        type = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        return type switch
+        {
+            null => "another JSON type",
+            _ when type == typeof(bool) => "true or false",
+            _ when type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte) => "a whole number",
+            _ when type == typeof(decimal) || type == typeof(double) || type == typeof(float) => "a number",
+            _ when type == typeof(string) => "a string",
+            _ when ElementType(type) is not null => "an array",
+            _ => "an object",
+        };
+    }
+
+    private static Type? ElementType(Type type) =>
+        type == typeof(string) ? null
+        : type.IsArray ? type.GetElementType()
+        : type.GetInterfaces().Append(type).FirstOrDefault(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IEnumerable<>))?.GenericTypeArguments[0];
 
     /// <summary>System.Text.Json's "$.components['paymentElement'].enabled" becomes "components.paymentElement.enabled".</summary>
     private static string ToJsonPath(string? path) =>

@@ -24,6 +24,28 @@ public sealed class ApiDocumentationTests(ServiceFixture fixture) : ServiceTest(
         Assert.True(example.GetProperty("components").GetProperty("paymentElement").GetProperty("enabled").GetBoolean());
     }
 
+    /// <summary>Each error status shows our problem types as examples, not ProblemDetails' made-up "string" and additionalProp1.</summary>
+    [Fact]
+    public async Task Swagger_shows_the_problem_types_each_error_status_answers_with()
+    {
+        using var client = Api.CreateApiClient();
+
+        using var document = JsonDocument.Parse(await client.GetStringAsync("/swagger/v1/swagger.json"));
+
+        var responses = document.RootElement.GetProperty("paths").GetProperty("/api/customer-sessions").GetProperty("post").GetProperty("responses");
+        string[] TypesOf(string status) => responses.GetProperty(status).GetProperty("content").GetProperty("application/problem+json")
+            .GetProperty("examples").EnumerateObject().Select(e => e.Value.GetProperty("value").GetProperty("type").GetString()!).ToArray();
+        Assert.Equal(["urn:bffsessions:problem:invalid-request", "urn:bffsessions:problem:invalid-body"], TypesOf("400"));
+        Assert.Equal(["urn:bffsessions:problem:unauthorized", "urn:bffsessions:problem:csrf-header-missing"], TypesOf("401"));
+        Assert.Equal(["urn:bffsessions:problem:stripe-error", "urn:bffsessions:problem:stripe-unreachable", "urn:bffsessions:problem:stripe-credentials-rejected"], TypesOf("502"));
+        Assert.Equal(["urn:bffsessions:problem:stripe-busy", "urn:bffsessions:problem:stripe-rate-limited", "urn:bffsessions:problem:database-unavailable"], TypesOf("503"));
+        foreach (var status in new[] { "403", "413", "415", "429", "504" })
+        {
+            Assert.StartsWith("urn:bffsessions:problem:", Assert.Single(TypesOf(status)), StringComparison.Ordinal);
+        }
+        Assert.DoesNotContain("additionalProp", responses.GetRawText(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Swagger_UI_is_served()
     {

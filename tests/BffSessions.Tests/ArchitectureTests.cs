@@ -11,7 +11,7 @@ public sealed partial class ArchitectureTests
 {
     private static readonly Dictionary<string, string[]> Allowed = new(StringComparer.Ordinal)
     {
-        ["CustomerSessions"] = ["Customers", "Payments", "Identity"],
+        ["CustomerSessions"] = ["Customers", "Payments", "Identity", "Data"],
         ["Customers"] = ["Data", "Payments"],
         ["Data"] = ["Payments"],
         ["Identity"] = ["Data"],

@@ -342,6 +342,18 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
     }
 
     [Fact]
+    public async Task The_demo_page_has_a_favicon()
+    {
+        using var client = Api.CreateApiClient();
+
+        using var response = await client.GetAsync("/favicon.ico");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("image/x-icon", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal([0, 0, 1, 0], (await response.Content.ReadAsByteArrayAsync())[..4]);
+    }
+
+    [Fact]
     public async Task The_config_endpoint_hands_the_page_public_values_only()
     {
         using var client = Api.CreateApiClient();

@@ -12,12 +12,19 @@ namespace BffSessions.Api.CustomerSessions;
 
 public static class CustomerSessionsApi
 {
+    /// <summary>The endpoint's name, and its operationId in the OpenAPI document.</summary>
+    public const string OperationName = "CreateCustomerSession";
+
     public static IHostApplicationBuilder AddCustomerSessions(this IHostApplicationBuilder builder)
     {
         // Validators are stateless: one instance each, resolved once when the endpoint is built.
         builder.Services.AddValidatorsFromAssemblyContaining<CustomerSessionRequestValidator>(ServiceLifetime.Singleton, includeInternalTypes: false);
         builder.Services.AddSingleton<CustomerSessionIssuer>();
-        builder.Services.ConfigureSwaggerGen(swagger => swagger.SchemaFilter<CustomerSessionRequestExample>());
+        builder.Services.ConfigureSwaggerGen(swagger =>
+        {
+            swagger.SchemaFilter<CustomerSessionRequestExample>();
+            swagger.OperationFilter<CustomerSessionProblemExamples>();
+        });
         // Users from before the map recorded issuers belong to the issuer this deployment trusts (unless said otherwise):
         // Identity knows which that is, Customers adopts them, and this feature is where the two meet.
         builder.Services.AddOptions<CustomersOptions>()
@@ -47,7 +54,7 @@ public static class CustomerSessionsApi
             });
 
         group.MapPost("/customer-sessions", CreateAsync)
-            .WithName("CreateCustomerSession")
+            .WithName(OperationName)
             .WithSummary("Create a Stripe Customer Session for the signed-in user")
             .WithDescription(
                 "Finds or creates the caller's Stripe customer and returns a single-use client secret for the requested " +

@@ -11,9 +11,12 @@ public static class BrowserPrerequisites
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-    public static string OidcProviderDirectory => Path.Combine(RepositoryRoot, "tests", "BffSessions.Tests", "Browser", "oidc-provider");
+    public static string OidcProviderDirectory => Path.Combine(RepositoryRoot, "tools", "oidc-provider");
 
     public static string? NodePath { get; } = FindOnPath("node");
+
+    /// <summary>oidc-provider 9 (tools/oidc-provider/package.json's engines) needs Node.js 20 or later.</summary>
+    private const int MinimumNodeMajor = 20;
 
     public static IReadOnlyList<string> Missing()
     {
@@ -25,12 +28,17 @@ public static class BrowserPrerequisites
 
         if (NodePath is null)
         {
-            missing.Add("Node.js on PATH (apt-get install nodejs)");
+            missing.Add($"Node.js {MinimumNodeMajor} or later on PATH (https://nodejs.org, or NodeSource's apt repository; Debian 12's own nodejs is 18)");
+        }
+        else if (NodeMajorVersion() is var major && major < MinimumNodeMajor)
+        {
+            missing.Add($"Node.js {MinimumNodeMajor} or later, found {(major < 0 ? "a node that does not say its version" : $"Node.js {major}")} at {NodePath} "
+                + "(install 20 or later from https://nodejs.org, or NodeSource's apt repository; Debian 12's own nodejs is 18)");
         }
 
         if (!Directory.Exists(Path.Combine(OidcProviderDirectory, "node_modules", "oidc-provider")))
         {
-            missing.Add($"the test OpenID Connect provider's packages (npm ci --prefix {Path.GetRelativePath(Environment.CurrentDirectory, OidcProviderDirectory)})");
+            missing.Add("the test OpenID Connect provider's packages (from the repository root: npm ci --prefix tools/oidc-provider)");
         }
 
         return missing;
@@ -65,6 +73,21 @@ public static class BrowserPrerequisites
         }
 
         throw new InvalidOperationException("BffSessions.sln not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>The major version `node --version` prints (v20.19.2 → 20), or -1 when it says nothing usable.</summary>
+    private static int NodeMajorVersion()
+    {
+        using var node = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(NodePath!, "--version")
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        })!;
+        var version = node.StandardOutput.ReadToEnd().Trim();
+        node.WaitForExit();
+        return int.TryParse(version.TrimStart('v').Split('.')[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var major)
+            ? major
+            : -1;
     }
 
     private static string? FindOnPath(string program) =>

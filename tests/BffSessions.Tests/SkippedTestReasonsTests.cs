@@ -1,0 +1,46 @@
+using BffSessions.Tests.Infrastructure;
+
+namespace BffSessions.Tests;
+
+/// <summary>
+/// dotnet test's default output shows a skip without its reason, so the test project warns before the run about each
+/// missing prerequisite, with the command that installs it (from the repository root).
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // a shell script stands in for node
+[Collection(RunsAlone.Name)] // an MSBuild process: CPU that the timing tests must not share
+public sealed class SkippedTestReasonsTests
+{
+    [Fact]
+    public async Task Each_missing_prerequisite_is_a_warning_before_the_run_naming_what_to_install()
+    {
+        var fakeNode = Directory.CreateTempSubdirectory("bffsessions-old-node-").FullName;
+        try
+        {
+            var node = Path.Combine(fakeNode, "node");
+            await File.WriteAllTextAsync(node, "#!/bin/sh\necho v18.19.0\n");
+            File.SetUnixFileMode(node, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+            var (exitCode, output, errors) = await DotnetCommand.RunAsync(
+                ["msbuild", Repository.PathOf("tests", "BffSessions.Tests", "BffSessions.Tests.csproj"), "-t:ReportTestsThatWillSkip", "-nologo", "-v:m"],
+                new Dictionary<string, string?>
+                {
+                    ["CHROMIUM_PATH"] = "/nonexistent/chromium",
+                    ["PG_BIN"] = "/nonexistent/postgresql/bin",
+                    ["CI"] = "",
+                    ["PATH"] = fakeNode + Path.PathSeparator + Environment.GetEnvironmentVariable("PATH"),
+                });
+            var text = output + errors;
+
+            Assert.True(exitCode == 0, text);
+            Assert.Contains("warning BFFTEST1: The real-browser tests will be skipped: no Chromium at /nonexistent/chromium. Install it: sudo apt-get install chromium", text, StringComparison.Ordinal);
+            Assert.Contains("warning BFFTEST2: The real-browser tests will be skipped: they need Node.js 20 or later, and node is v18.19.0.", text, StringComparison.Ordinal);
+            Assert.Contains("warning BFFTEST4: The PostgreSQL tests will be skipped", text, StringComparison.Ordinal);
+            Assert.Contains("sudo apt-get install postgresql", text, StringComparison.Ordinal);
+            // This machine has the provider's packages (the browser tests use them): no warning about those.
+            Assert.DoesNotContain("BFFTEST3", text, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(fakeNode, recursive: true);
+        }
+    }
+}
