@@ -1,4 +1,6 @@
 #:property PublishAot=false
+// (File-based apps default to native AOT, whose analyzers flag reflection-based JSON; with the repository's
+// warnings-as-errors that would stop the build. This tool runs with the JIT, so AOT is off.)
 // Mints a bearer token for the compose stack (or any instance that trusts an HS256 key), with no package and no
 // Stripe or identity account:
 //

@@ -79,7 +79,8 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
         {
             null => "another JSON type",
             _ when type == typeof(bool) => "true or false",
-            _ when type == typeof(int) || type == typeof(long) || type == typeof(short) || type == typeof(byte) => "a whole number",
+            _ when type == typeof(int) => "a whole number (at most 2147483647)",
+            _ when type == typeof(long) || type == typeof(short) || type == typeof(byte) => "a whole number",
             _ when type == typeof(decimal) || type == typeof(double) || type == typeof(float) => "a number",
             _ when type == typeof(string) => "a string",
             _ when ElementType(type) is not null => "an array",

@@ -5,6 +5,15 @@ namespace BffSessions.Hosting;
 
 public static class LoggingExtensions
 {
+    /// <summary>The request line's template. Features add properties to it through <see cref="IDiagnosticContext"/>.</summary>
+    public const string RequestMessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms";
+
+    /// <summary>The request line's user id (Identity adds it): the Development console shows it.</summary>
+    public const string UserIdProperty = "UserId";
+
+    /// <summary>The request line's Stripe request id (Payments adds it): the Development console shows it.</summary>
+    public const string StripeRequestIdProperty = "StripeRequestId";
+
     public static IHostApplicationBuilder AddLogging(this IHostApplicationBuilder builder)
     {
         // Configured inside AddSerilog, not as a frozen bootstrap logger, so WebApplicationFactory can
@@ -33,8 +42,7 @@ public static class LoggingExtensions
         app.UseSerilogRequestLogging(options =>
         {
             options.Logger = app.Services.GetRequiredService<Serilog.ILogger>();
-            options.MessageTemplate =
-                "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms";
+            options.MessageTemplate = RequestMessageTemplate;
             options.IncludeQueryInRequestPath = false;
             // The path is the client's text: cut, and without the control characters that would forge a line.
             options.GetMessageTemplateProperties = (http, path, elapsed, status) =>

@@ -22,6 +22,13 @@ public static class ProblemResponses
             {
                 var status = problem.Status ?? context.HttpContext.Response.StatusCode;
                 problem.Type = ProblemTypes.ForStatus(status);
+                // The framework's titles for these two say what ours do, in other words: one wording per problem.
+                problem.Title = status switch
+                {
+                    StatusCodes.Status413PayloadTooLarge => RequestLimits.TooLargeTitle,
+                    StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaTypeTitle,
+                    _ => problem.Title,
+                };
                 problem.Detail ??= status switch
                 {
                     StatusCodes.Status400BadRequest => "The request could not be read.",

@@ -10,6 +10,8 @@ namespace BffSessions.Hosting;
 /// </summary>
 public static partial class RateLimits
 {
+    public const string RetryLaterDetail = "Too many requests were made in a short time. Retry after the time in the Retry-After header.";
+
     public static IHostApplicationBuilder AddRateLimits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddRateLimiter(_ => { });
@@ -25,7 +27,7 @@ public static partial class RateLimits
                 http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
                 LogRefused(logger, LogValues.Text(http.Request.Path), retryAfter);
                 await problems.WriteAsync(http, Problems.Create(StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too many requests",
-                    "Too many requests were made in a short time. Retry after the time in the Retry-After header."));
+                    RetryLaterDetail));
             };
         });
         return builder;

@@ -65,11 +65,15 @@ public static class RequestLimits
 
     public const string UnsupportedMediaTypeDetail = "Send the body as JSON with Content-Type: application/json (UTF-8).";
 
+    public const string TooLargeTitle = "Request body too large";
+
+    public const string UnsupportedMediaTypeTitle = "Unsupported media type";
+
     public static ProblemDetails TooLarge(long maxBytes) => Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemTypes.BodyTooLarge,
-        "Request body too large", $"The request body may be at most {maxBytes} bytes.");
+        TooLargeTitle, $"The request body may be at most {maxBytes} bytes.");
 
     public static ProblemDetails UnsupportedMediaType() => Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
-        "Unsupported media type", UnsupportedMediaTypeDetail);
+        UnsupportedMediaTypeTitle, UnsupportedMediaTypeDetail);
 
     /// <summary>
     /// JSON is UTF-8 (RFC 8259), and so are the forms this service reads: a body that declares another charset

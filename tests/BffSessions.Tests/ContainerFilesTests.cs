@@ -62,7 +62,7 @@ public sealed class ContainerFilesTests
         var ports = ((YamlSequenceNode)ApiService()["ports"]).Children.Select(Scalar).ToList();
 
         Assert.NotEqual("8080", port);
-        Assert.Contains($"{port}:{port}", ports);
+        Assert.Contains(ports, published => published.EndsWith($"{port}:{port}", StringComparison.Ordinal));
     }
 
     /// <summary>
@@ -81,7 +81,7 @@ public sealed class ContainerFilesTests
         Assert.Equal("localhost", authority.Host);
         Assert.Equal("service:api", Scalar(provider["network_mode"]));
         Assert.Equal(authority.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), idp["OIDC_PORT"]);
-        Assert.Contains($"{authority.Port}:{authority.Port}", ((YamlSequenceNode)ApiService()["ports"]).Children.Select(Scalar));
+        Assert.Contains(((YamlSequenceNode)ApiService()["ports"]).Children.Select(Scalar), published => published.EndsWith($"{authority.Port}:{authority.Port}", StringComparison.Ordinal));
         Assert.Equal("false", api["Authentication__Schemes__OpenIdConnect__RequireHttpsMetadata"]);
         Assert.Equal(api["Authentication__Schemes__OpenIdConnect__ClientId"], idp["OIDC_CLIENT_ID"]);
         Assert.Equal(api["Authentication__Schemes__OpenIdConnect__ClientSecret"], idp["OIDC_CLIENT_SECRET"]);
@@ -93,10 +93,22 @@ public sealed class ContainerFilesTests
         Assert.True(File.Exists(Path.Combine(Root, build, "Dockerfile")), $"services.{name}.build names {build}, which has no Dockerfile");
     }
 
-    /// <summary>Images are pinned (a new release cannot change the stack under us), and stripe-mock is for the api alone.</summary>
+    /// <summary>
+    /// No image floats on latest (stripe-mock is pinned to a release; the others to a major version), stripe-mock is
+    /// for the api alone, and whatever is published listens on the host's loopback only: the demo signs anyone in.
+    /// </summary>
     [Fact]
-    public void Compose_pins_every_image_and_keeps_stripe_mock_inside_the_network()
+    public void Compose_pins_every_image_keeps_stripe_mock_inside_and_publishes_on_loopback_only()
     {
+        foreach (var (name, service) in Services())
+        {
+            if (service.Children.TryGetValue(new YamlScalarNode("ports"), out var ports))
+            {
+                Assert.All(((YamlSequenceNode)ports).Children.Select(Scalar), published => Assert.True(published.StartsWith("127.0.0.1:", StringComparison.Ordinal),
+                    $"services.{name} publishes {published} on every interface of the host"));
+            }
+        }
+
         foreach (var (name, service) in Services())
         {
             if (service.Children.TryGetValue(new YamlScalarNode("image"), out var image))

@@ -139,8 +139,9 @@ const configuration = {
   // SSRF guard). The client under test is on loopback: drop the guard for its back-channel URI, and for nothing else.
   fetch: (url, options) => {
     if (backchannelLogoutUri !== undefined && String(url) === new URL(backchannelLogoutUri).href) {
+      // Without the guard, a redirect from there could lead anywhere: follow none.
       const { dispatcher: _ssrfGuard, ...unguarded } = options;
-      return globalThis.fetch(url, unguarded);
+      return globalThis.fetch(url, { ...unguarded, redirect: 'manual' });
     }
     return globalThis.fetch(url, options);
   },

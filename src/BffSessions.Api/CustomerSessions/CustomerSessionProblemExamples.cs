@@ -17,43 +17,47 @@ internal sealed class CustomerSessionProblemExamples : IOperationFilter
 {
     private const string TraceId = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
-    private static readonly Dictionary<int, (string Type, string Title, string Detail, JsonObject? Extra)[]> ByStatus = new()
+    /// <summary>
+    /// Per status, the problems as the code writes them (named, since one type can have two wordings). Where a factory
+    /// makes the problem, it makes the example too; the rest is pinned against real answers by ApiDocumentationTests.
+    /// </summary>
+    private static readonly Dictionary<int, (string Name, string Type, string Title, string? Detail, JsonObject? Extra)[]> ByStatus = new()
     {
         [400] =
         [
-            (ProblemTypes.InvalidRequest, "The request is not valid", "See errors.",
-                new JsonObject { ["errors"] = new JsonObject { ["components"] = new JsonArray("Enable at least one component.") } }),
-            (ProblemTypes.InvalidBody, "Invalid request body", "The body could not be read as this endpoint's request.",
+            ("invalid-request", ProblemTypes.InvalidRequest, "The request is not valid", null,
+                new JsonObject { ["errors"] = new JsonObject { ["components"] = new JsonArray("At least one component must be enabled.") } }),
+            ("invalid-body", ProblemTypes.InvalidBody, "Invalid request body", "The body could not be read as this endpoint's request.",
                 new JsonObject { ["errors"] = new JsonObject { ["components.pricingTable.enabled"] = new JsonArray("The value has the wrong JSON type: this member takes true or false.") } }),
         ],
         [401] =
         [
-            (ProblemTypes.Unauthorized, "Unauthorized", "The bearer token has expired.", null),
-            (IdentityProblemTypes.CsrfHeaderMissing, "Unauthorized", $"Cookie-authenticated API calls must carry the header {CsrfHeader.Name}: 1.", null),
+            ("unauthorized", ProblemTypes.Unauthorized, "Unauthorized", "The bearer token is not valid.", null),
+            ("csrf-header-missing", IdentityProblemTypes.CsrfHeaderMissing, "Unauthorized", CsrfHeader.MissingDetail, null),
         ],
-        [403] = [(ProblemTypes.Forbidden, "Forbidden", "The signed-in identity names no usable user: it needs an issuer (iss) and a user id claim of 1 to 255 characters without control characters.", null)],
-        [413] = [(ProblemTypes.BodyTooLarge, "Request body too large", "The request body may be at most 16384 bytes.", null)],
-        [415] = [(ProblemTypes.UnsupportedMediaType, "Unsupported media type", RequestLimits.UnsupportedMediaTypeDetail, null)],
-        [429] = [(ProblemTypes.RateLimited, "Too many requests", "Too many requests were made in a short time. Retry after the time in the Retry-After header.", null)],
+        [403] = [("forbidden", ProblemTypes.Forbidden, "Forbidden", IdentityExtensions.NoUsableUser, null)],
+        [413] = [From("body-too-large", RequestLimits.TooLarge(new RequestLimitsOptions().MaxBodyBytes))],
+        [415] = [From("unsupported-media-type", RequestLimits.UnsupportedMediaType())],
+        [429] = [("rate-limited", ProblemTypes.RateLimited, "Too many requests", RateLimits.RetryLaterDetail, null)],
         [502] =
         [
-            (PaymentProblemTypes.StripeError, "Stripe could not complete the request",
-                "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.",
-                new JsonObject { ["stripeRequestId"] = "req_Qx1uVvA7ZfXn4T" }),
-            (PaymentProblemTypes.StripeUnreachable, "Stripe could not be reached", "The payment provider could not be reached. Try again.", null),
-            (PaymentProblemTypes.StripeCredentialsRejected, "Stripe could not be used",
-                "The payment provider rejected this service's credentials. The operators have been alerted.", null),
+            From("stripe-error", StripeProblemHandler.StripeError("req_Qx1uVvA7ZfXn4T")),
+            From("stripe-unreachable", StripeProblemHandler.UnreachableProblem()),
+            From("stripe-credentials-rejected", StripeProblemHandler.CredentialsRejectedProblem(requestId: null)),
         ],
         [503] =
         [
-            (PaymentProblemTypes.StripeBusy, "Stripe call budget exhausted",
-                "The service is at its budget of payment-provider calls per second. Retry after the time in the Retry-After header.", null),
-            (PaymentProblemTypes.StripeRateLimited, "Stripe is rate-limiting requests",
-                "The payment provider is rate-limiting requests. Retry after the time in the Retry-After header.", null),
-            (DataProblemTypes.DatabaseUnavailable, "Database unavailable", "The service cannot reach its database (customers and browser sessions) right now. Retry after the time in the Retry-After header.", null),
+            From("stripe-busy (budget)", StripeProblemHandler.BudgetExhaustedProblem()),
+            From("stripe-busy (in flight)", StripeProblemHandler.BusyProblem()),
+            From("stripe-rate-limited", StripeProblemHandler.RateLimitedProblem(requestId: null)),
+            From("database-unavailable", DatabaseProblemHandler.Unavailable()),
         ],
-        [504] = [(PaymentProblemTypes.StripeTimeout, "Stripe did not answer in time", "The payment provider did not answer in time. Try again.", null)],
+        [504] = [From("stripe-timeout", StripeProblemHandler.TimeoutProblem())],
     };
+
+    private static (string Name, string Type, string Title, string? Detail, JsonObject? Extra) From(string name, Microsoft.AspNetCore.Mvc.ProblemDetails problem) =>
+        (name, problem.Type!, problem.Title!, problem.Detail,
+            problem.Extensions.Count == 0 ? null : new JsonObject(problem.Extensions.Select(e => KeyValuePair.Create(e.Key, JsonValue.Create(e.Value?.ToString()) as JsonNode))));
 
     public void Apply(OpenApiOperation operation, OperationFilterContext context)
     {
@@ -71,20 +75,23 @@ internal sealed class CustomerSessionProblemExamples : IOperationFilter
             }
 
             media.Examples = problems.ToDictionary(
-                problem => ProblemTypes.ShortName(problem.Type),
-                problem => (IOpenApiExample)new OpenApiExample { Summary = ProblemTypes.ShortName(problem.Type), Value = Example(status, problem) });
+                problem => problem.Name,
+                problem => (IOpenApiExample)new OpenApiExample { Summary = problem.Name, Value = Example(status, problem) });
         }
     }
 
-    private static JsonObject Example(int status, (string Type, string Title, string Detail, JsonObject? Extra) problem)
+    private static JsonObject Example(int status, (string Name, string Type, string Title, string? Detail, JsonObject? Extra) problem)
     {
         var example = new JsonObject
         {
             ["type"] = problem.Type,
             ["title"] = problem.Title,
             ["status"] = status,
-            ["detail"] = problem.Detail,
         };
+        if (problem.Detail is not null)
+        {
+            example["detail"] = problem.Detail;
+        }
         foreach (var (name, value) in problem.Extra ?? [])
         {
             example[name] = value?.DeepClone();

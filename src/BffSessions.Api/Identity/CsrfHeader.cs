@@ -14,6 +14,8 @@ public static partial class CsrfHeader
 {
     public const string Name = "X-CSRF";
 
+    public const string MissingDetail = $"Cookie-authenticated API calls must carry the header {Name}: 1.";
+
     public static TBuilder RequireCsrfHeader<TBuilder>(this TBuilder builder, bool cookieOnly = false)
         where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new CsrfHeaderRequired(cookieOnly));
 
@@ -39,7 +41,7 @@ public static partial class CsrfHeader
             {
                 LogRefused(logger, http.Request.Method, LogValues.Text(http.Request.Path), Name, LogValues.Text(http.Request.Headers.Origin));
                 await problems.WriteAsync(http, AuthProblems.Create(StatusCodes.Status401Unauthorized,
-                    $"Cookie-authenticated API calls must carry the header {Name}: 1.", IdentityProblemTypes.CsrfHeaderMissing));
+                    MissingDetail, IdentityProblemTypes.CsrfHeaderMissing));
                 return;
             }
 

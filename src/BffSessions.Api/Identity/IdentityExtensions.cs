@@ -46,6 +46,7 @@ public static partial class IdentityExtensions
 
     public static IHostApplicationBuilder AddIdentity(this IHostApplicationBuilder builder)
     {
+        DevelopmentUserSecrets.WatchEvenBeforeTheFirstSecret(builder);
         builder.Services.AddOptions<UserClaimsOptions>()
             .BindConfiguration(UserClaimsOptions.SectionName)
             .ValidateDataAnnotations()
@@ -260,7 +261,7 @@ public static partial class IdentityExtensions
 
     private static Task WriteForbiddenAsync(ForbiddenContext context) => WriteForbiddenAsync(context.HttpContext);
 
-    private const string NoUsableUser =
+    internal const string NoUsableUser =
         "The signed-in identity names no usable user: it needs an issuer (iss) and a user id claim of 1 to 255 characters without control characters.";
 
     private static Task WriteForbiddenAsync(HttpContext http) =>

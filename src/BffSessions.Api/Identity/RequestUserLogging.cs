@@ -1,3 +1,4 @@
+using BffSessions.Hosting;
 using Serilog;
 
 namespace BffSessions.Api.Identity;
@@ -19,7 +20,7 @@ public static class RequestUserLogging
             // Only a usable user id: one with control characters or 10,000 characters has no place in a log line.
             if (http.User.Identity?.IsAuthenticated == true && users.TryGet(http.User, out var user))
             {
-                diagnostics.Set("UserId", user.Id);
+                diagnostics.Set(LoggingExtensions.UserIdProperty, user.Id);
             }
 
             return next(http);

@@ -201,7 +201,9 @@ public sealed class StripeGateway(
     {
         if (requestId is not null)
         {
-            diagnostics.Set("StripeRequestId", requestId);
+            // Stripe's header, but still text from the network: cut, and without control characters.
+            requestId = LogValues.Text(requestId);
+            diagnostics.Set(LoggingExtensions.StripeRequestIdProperty, requestId);
             activity?.SetTag(Telemetry.StripeRequestIdTag, requestId);
         }
     }

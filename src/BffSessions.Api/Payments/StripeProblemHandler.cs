@@ -29,7 +29,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         var problem = (PaymentProblemTypes.Of(exception), exception) switch
         {
             (PaymentProblemTypes.StripeTimeout, StripeTimeoutException timeout) => Timeout(timeout),
-            (PaymentProblemTypes.StripeBusy, StripeBudgetExhaustedException) => BudgetExhausted(),
+            (PaymentProblemTypes.StripeBusy, StripeBudgetExhaustedException) => BudgetExhaustedProblem(),
             (PaymentProblemTypes.StripeBusy, _) => Busy(),
             (PaymentProblemTypes.StripeError, StripeCustomerMissingException missing) => CustomerStillMissing(missing),
             (PaymentProblemTypes.StripeError, StripeAnswerRejectedException rejected) => Rejected(rejected),
@@ -59,24 +59,30 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     private ProblemDetails Timeout(StripeTimeoutException e)
     {
         LogTimeout(logger, e.Timeout);
-        return Problem(StatusCodes.Status504GatewayTimeout, PaymentProblemTypes.StripeTimeout, "Stripe did not answer in time",
-            "The payment provider did not answer in time. Try again.", requestId: null);
+        return TimeoutProblem();
     }
+
+    public static ProblemDetails TimeoutProblem() => Problem(StatusCodes.Status504GatewayTimeout, PaymentProblemTypes.StripeTimeout,
+        "Stripe did not answer in time", "The payment provider did not answer in time. Try again.", requestId: null);
 
     private ProblemDetails RateLimited(StripeException e)
     {
         LogRateLimited(logger, e.StripeResponse?.RequestId);
-        return Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeRateLimited, "Stripe is rate-limiting requests",
-            "The payment provider is rate-limiting requests. Retry after the time in the Retry-After header.", e.StripeResponse?.RequestId);
+        return RateLimitedProblem(e.StripeResponse?.RequestId);
     }
+
+    public static ProblemDetails RateLimitedProblem(string? requestId) => Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeRateLimited,
+        "Stripe is rate-limiting requests", "The payment provider is rate-limiting requests. Retry after the time in the Retry-After header.", requestId);
 
     private ProblemDetails Unauthorized(StripeException e)
     {
         // Stripe's message for a bad key quotes part of the key, so only the request id is logged.
         LogKeyRejected(logger, e.StripeResponse?.RequestId);
-        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeCredentialsRejected, "Stripe could not be used",
-            "The payment provider rejected this service's credentials. The operators have been alerted.", e.StripeResponse?.RequestId);
+        return CredentialsRejectedProblem(e.StripeResponse?.RequestId);
     }
+
+    public static ProblemDetails CredentialsRejectedProblem(string? requestId) => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeCredentialsRejected,
+        "Stripe could not be used", "The payment provider rejected this service's credentials. The operators have been alerted.", requestId);
 
     private ProblemDetails Failed(StripeException e)
     {
@@ -108,7 +114,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return StripeError(requestId);
     }
 
-    private static ProblemDetails StripeError(string? requestId) => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError,
+    public static ProblemDetails StripeError(string? requestId) => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError,
         "Stripe could not complete the request",
         "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.", requestId);
 
@@ -124,18 +130,22 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     private ProblemDetails Unreachable(HttpRequestException e)
     {
         LogUnreachable(logger, e.HttpRequestError);
-        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeUnreachable, "Stripe could not be reached",
-            "The payment provider could not be reached. Try again.", requestId: null);
+        return UnreachableProblem();
     }
+
+    public static ProblemDetails UnreachableProblem() => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeUnreachable,
+        "Stripe could not be reached", "The payment provider could not be reached. Try again.", requestId: null);
 
     private ProblemDetails Busy()
     {
         LogBusy(logger);
-        return Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy, "Too many Stripe calls in flight",
-            "The service is at its limit of concurrent payment-provider calls. Retry after the time in the Retry-After header.", requestId: null);
+        return BusyProblem();
     }
 
-    private static ProblemDetails BudgetExhausted() =>
+    public static ProblemDetails BusyProblem() => Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy,
+        "Too many Stripe calls in flight", "The service is at its limit of concurrent payment-provider calls. Retry after the time in the Retry-After header.", requestId: null);
+
+    public static ProblemDetails BudgetExhaustedProblem() =>
         // StripeBudget has logged it, with how far ahead the budget is booked.
         Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy, "Stripe call budget exhausted",
             "The service is at its budget of payment-provider calls per second. Retry after the time in the Retry-After header.", requestId: null);
