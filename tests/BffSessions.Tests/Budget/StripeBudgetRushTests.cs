@@ -37,60 +37,73 @@ public sealed class StripeBudgetRushTests(ITestOutputHelper output) : StandInTes
         var limit = StripeRateLimit.Enforce(Stripe, StripeLimit);
         var clients = await WarmClientsAsync(apis);
 
-        var measurements = apis.Select(api => new MeasurementRecorder(api)).ToList();
-
-        // 40 sessions a second for 5 s, spread over the instances and users; half-way, the load balancer's question.
-        var pausedBefore = GC.GetTotalPauseDuration();
-        var rushStart = Stopwatch.GetTimestamp();
-        var health = Task.Run(async () =>
+        // One rush; a second only when the first could not be offered (the load generator fell behind).
+        for (var attempt = 1; ; attempt++)
         {
-            await Task.Delay(2500);
-            return await Task.WhenAll(apis.Select(async api =>
+            var measurements = apis.Select(api => new MeasurementRecorder(api)).ToList();
+
+            // 40 sessions a second for 5 s, spread over the instances and users; half-way, the load balancer's question.
+            var pausedBefore = GC.GetTotalPauseDuration();
+            var rushStart = Stopwatch.GetTimestamp();
+            var health = Task.Run(async () =>
             {
-                using var ready = await api.CreateApiClient().GetAsync("/health/ready");
-                return ready.StatusCode;
-            }));
-        });
-        var (answers, lastLeftLate) = await OpenLoopLoad.RunAsync(200, 4 * Budget, AtRandom(clients), BffRequests.PricingTable);
-        var rushEnd = Stopwatch.GetTimestamp();
-        var after = new List<(HttpStatusCode Status, TimeSpan Took)>();
-        for (var i = 0; i < 5; i++)
-        {
-            var started = Stopwatch.GetTimestamp();
-            using var response = await clients[i % clients.Count].PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
-            after.Add((response.StatusCode, Stopwatch.GetElapsedTime(started)));
-            await Task.Delay(200);
-        }
+                await Task.Delay(2500);
+                return await Task.WhenAll(apis.Select(async api =>
+                {
+                    using var ready = await api.CreateApiClient().GetAsync("/health/ready");
+                    return ready.StatusCode;
+                }));
+            });
+            var (answers, lastLeftLate) = await OpenLoopLoad.RunAsync(200, 4 * Budget, AtRandom(clients), BffRequests.PricingTable);
+            var rushEnd = Stopwatch.GetTimestamp();
+            var after = new List<(HttpStatusCode Status, TimeSpan Took)>();
+            for (var i = 0; i < 5; i++)
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var response = await clients[i % clients.Count].PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+                after.Add((response.StatusCode, Stopwatch.GetElapsedTime(started)));
+                await Task.Delay(200);
+            }
 
-        output.WriteLine($"GC paused {(GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds:0} ms during the rush; heap {GC.GetTotalMemory(false) / 1048576} MiB; gen2 collections so far {GC.CollectionCount(2)}");
-        var served = answers.Where(a => a.Status == HttpStatusCode.OK).ToList();
-        var turnedAway = answers.Where(a => a.Status != HttpStatusCode.OK).ToList();
-        var arrivals = limit.Arrivals.Where(a => a.At >= rushStart && a.At < rushEnd).ToList();
-        var p95 = served.Select(a => a.Latency).Order().ElementAt((int)Math.Ceiling(served.Count * 0.95) - 1);
-        Report(provider, answers, arrivals, rushStart, limit, p95, lastLeftLate);
+            output.WriteLine($"GC paused {(GC.GetTotalPauseDuration() - pausedBefore).TotalMilliseconds:0} ms during the rush; heap {GC.GetTotalMemory(false) / 1048576} MiB; gen2 collections so far {GC.CollectionCount(2)}");
+            var served = answers.Where(a => a.Status == HttpStatusCode.OK).ToList();
+            var turnedAway = answers.Where(a => a.Status != HttpStatusCode.OK).ToList();
+            var arrivals = limit.Arrivals.Where(a => a.At >= rushStart && a.At < rushEnd).ToList();
+            var p95 = served.Select(a => a.Latency).Order().ElementAt((int)Math.Ceiling(served.Count * 0.95) - 1);
+            Report(provider, answers, arrivals, rushStart, limit, p95, lastLeftLate);
+            if (lastLeftLate >= TimeSpan.FromMilliseconds(500) && attempt == 1)
+            {
+                // The VM's neighbours took the cores: this rush measured the machine, not the budget. Once more.
+                output.WriteLine($"attempt 1: the load generator fell behind by {lastLeftLate}; running the rush again");
+                await Task.Delay(2000); // the first rush's turns have all gone by
+                continue;
+            }
 
-        Assert.True(lastLeftLate < TimeSpan.FromMilliseconds(500), $"the load generator fell behind by {lastLeftLate}: the machine was too busy to offer the rush");
-        Assert.DoesNotContain(limit.Arrivals, a => a.Status == 429);
-        Assert.InRange(limit.MaxPerSecond(rushStart, rushEnd + Stopwatch.Frequency), 1, Budget + 2); // a turn can slip across a second's edge
-        Assert.True(arrivals.Count(a => a.At < rushStart + 5 * Stopwatch.Frequency) >= 0.8 * Budget * 5,
-            $"only {arrivals.Count} Stripe calls in the rush's five seconds: the budget was not used");
-        Assert.True(p95 < TimeSpan.FromSeconds(2), $"p95 of the served requests was {p95}");
-        Assert.True(turnedAway.Count >= 100, $"only {turnedAway.Count} of 200 were turned away: the rush did not exceed the budget");
-        Assert.All(turnedAway, a =>
-        {
-            Assert.Equal((HttpStatusCode.ServiceUnavailable, PaymentProblemTypes.StripeBusy), (a.Status, a.ProblemType));
-            Assert.InRange(int.Parse(a.RetryAfter!, CultureInfo.InvariantCulture), 1, 30);
-        });
-        Assert.All(await health, status => Assert.Equal(HttpStatusCode.OK, status)); // busy is not broken
-        Assert.Equal(turnedAway.Count, measurements.Sum(m => m.Of("bffsessions.requests.rejected", ("reason", "stripe-busy")).Count));
-        Assert.All(after, a => Assert.Equal(HttpStatusCode.OK, a.Status));
-        Assert.All(after, a => Assert.True(a.Took < TimeSpan.FromMilliseconds(500), $"a request after the rush took {a.Took}"));
-        if (instances > 1)
-        {
-            // Each instance got a fair part of the budget: first come, first booked, whichever instance asks.
-            var byInstance = arrivals.GroupBy(a => a.Key).Select(g => g.Count()).ToList();
-            Assert.Equal(instances, byInstance.Count);
-            Assert.All(byInstance, n => Assert.True(n >= 0.3 * arrivals.Count, $"one instance sent only {n} of {arrivals.Count} calls"));
+
+            Assert.True(lastLeftLate < TimeSpan.FromMilliseconds(500), $"the load generator fell behind by {lastLeftLate}: the machine was too busy to offer the rush");
+            Assert.DoesNotContain(limit.Arrivals, a => a.Status == 429);
+            Assert.InRange(limit.MaxPerSecond(rushStart, rushEnd + Stopwatch.Frequency), 1, Budget + 2); // a turn can slip across a second's edge
+            Assert.True(arrivals.Count(a => a.At < rushStart + 5 * Stopwatch.Frequency) >= 0.8 * Budget * 5,
+                $"only {arrivals.Count} Stripe calls in the rush's five seconds: the budget was not used");
+            Assert.True(p95 < TimeSpan.FromSeconds(2), $"p95 of the served requests was {p95}");
+            Assert.True(turnedAway.Count >= 100, $"only {turnedAway.Count} of 200 were turned away: the rush did not exceed the budget");
+            Assert.All(turnedAway, a =>
+            {
+                Assert.Equal((HttpStatusCode.ServiceUnavailable, PaymentProblemTypes.StripeBusy), (a.Status, a.ProblemType));
+                Assert.InRange(int.Parse(a.RetryAfter!, CultureInfo.InvariantCulture), 1, 30);
+            });
+            Assert.All(await health, status => Assert.Equal(HttpStatusCode.OK, status)); // busy is not broken
+            Assert.Equal(turnedAway.Count, measurements.Sum(m => m.Of("bffsessions.requests.rejected", ("reason", "stripe-busy")).Count));
+            Assert.All(after, a => Assert.Equal(HttpStatusCode.OK, a.Status));
+            Assert.All(after, a => Assert.True(a.Took < TimeSpan.FromMilliseconds(500), $"a request after the rush took {a.Took}"));
+            if (instances > 1)
+            {
+                // Each instance got a fair part of the budget: first come, first booked, whichever instance asks.
+                var byInstance = arrivals.GroupBy(a => a.Key).Select(g => g.Count()).ToList();
+                Assert.Equal(instances, byInstance.Count);
+                Assert.All(byInstance, n => Assert.True(n >= 0.3 * arrivals.Count, $"one instance sent only {n} of {arrivals.Count} calls"));
+            }
+            break;
         }
     }
 
