@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text.RegularExpressions;
 using BffSessions.Tests.Infrastructure;
-using YamlDotNet.RepresentationModel;
 
 namespace BffSessions.Tests;
 
@@ -12,7 +10,7 @@ namespace BffSessions.Tests;
 /// its token gets a client secret from an instance with docker-compose.yml's own bearer settings, in Production.
 /// </summary>
 [Collection(RunsAlone.Name)] // `dotnet run` compiles the tool: seconds of CPU that the timing tests must not share
-public sealed partial class MintTokenTests : StandInTest
+public sealed class MintTokenTests : StandInTest
 {
     [Fact]
     public async Task The_compose_token_tool_mints_a_token_that_the_compose_settings_accept()
@@ -58,21 +56,8 @@ public sealed partial class MintTokenTests : StandInTest
         return (exitCode, output.Trim(), errors);
     }
 
-    /// <summary>The api service's Authentication__Schemes__Bearer__* variables, with ${VAR:-default} at its default.</summary>
-    private static Dictionary<string, string?> ComposeBearerSettings()
-    {
-        var yaml = new YamlStream();
-        using (var reader = new StreamReader(Repository.PathOf("docker-compose.yml")))
-        {
-            yaml.Load(reader);
-        }
-        var environment = (YamlMappingNode)yaml.Documents[0].RootNode["services"]["api"]["environment"];
-        return environment.Children
-            .Select(e => (Name: ((YamlScalarNode)e.Key).Value!, Value: ((YamlScalarNode)e.Value).Value!))
-            .Where(e => e.Name.StartsWith("Authentication__Schemes__Bearer__", StringComparison.Ordinal))
-            .ToDictionary(e => e.Name.Replace("__", ":", StringComparison.Ordinal), e => (string?)DefaultOf().Replace(e.Value, "$1"));
-    }
-
-    [GeneratedRegex(@"^\$\{[A-Z_]+:-(.*)\}$")]
-    private static partial Regex DefaultOf();
+    /// <summary>The api service's Authentication__Schemes__Bearer__* variables, as settings.</summary>
+    private static Dictionary<string, string?> ComposeBearerSettings() => ComposeFile.Environment("api")
+        .Where(e => e.Key.StartsWith("Authentication__Schemes__Bearer__", StringComparison.Ordinal))
+        .ToDictionary(e => e.Key.Replace("__", ":", StringComparison.Ordinal), e => (string?)e.Value);
 }

@@ -7,6 +7,9 @@ namespace BffSessions.Tests.Browser;
 /// </summary>
 public static class BrowserPrerequisites
 {
+    /// <summary>The xunit collection of the real-browser tests: they run one after another, never side by side.</summary>
+    public const string Collection = "Real browser";
+
     public static string ChromiumPath => Environment.GetEnvironmentVariable("CHROMIUM_PATH") is { Length: > 0 } path ? path : "/usr/bin/chromium";
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();

@@ -19,7 +19,18 @@ public sealed class OidcProviderProcess : IAsyncDisposable
 
     public Uri Issuer { get; }
 
-    public static async Task<OidcProviderProcess> StartAsync(int port, Uri application)
+    public static Task<OidcProviderProcess> StartAsync(int port, Uri application) => StartAsync(new Dictionary<string, string>
+    {
+        ["OIDC_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["OIDC_CLIENT_ID"] = ClientId,
+        ["OIDC_CLIENT_SECRET"] = ClientSecret,
+        ["OIDC_REDIRECT_URI"] = new Uri(application, "/signin-oidc").ToString(),
+        ["OIDC_POST_LOGOUT_REDIRECT_URI"] = new Uri(application, "/signout-callback-oidc").ToString(),
+        ["OIDC_BACKCHANNEL_LOGOUT_URI"] = new Uri(application, "/bff/backchannel").ToString(),
+    });
+
+    /// <summary>The provider with the given OIDC_* environment (tools/oidc-provider/README.md); its issuer is http://localhost:OIDC_PORT.</summary>
+    public static async Task<OidcProviderProcess> StartAsync(IReadOnlyDictionary<string, string> environment)
     {
         var start = new ProcessStartInfo(BrowserPrerequisites.NodePath!, "server.mjs")
         {
@@ -28,15 +39,13 @@ public sealed class OidcProviderProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.Environment["OIDC_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        start.Environment["OIDC_CLIENT_ID"] = ClientId;
-        start.Environment["OIDC_CLIENT_SECRET"] = ClientSecret;
-        start.Environment["OIDC_REDIRECT_URI"] = new Uri(application, "/signin-oidc").ToString();
-        start.Environment["OIDC_POST_LOGOUT_REDIRECT_URI"] = new Uri(application, "/signout-callback-oidc").ToString();
-        start.Environment["OIDC_BACKCHANNEL_LOGOUT_URI"] = new Uri(application, "/bff/backchannel").ToString();
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("node did not start");
-        var provider = new OidcProviderProcess(process, new Uri($"http://localhost:{port}"));
+        var provider = new OidcProviderProcess(process, new Uri($"http://localhost:{environment["OIDC_PORT"]}"));
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, line) =>
         {

@@ -87,7 +87,13 @@ public sealed class BrowserFixture : IAsyncLifetime
     {
         var userData = Directory.CreateTempSubdirectory("bffsessions-chromium-").FullName;
         _userDataDirectories.Add(userData);
-        var context = await _playwright!.Chromium.LaunchPersistentContextAsync(userData, new BrowserTypeLaunchPersistentContextOptions
+        return await LaunchChromiumAsync(_playwright!, userData);
+    }
+
+    /// <summary>Headless Chromium with a profile in <paramref name="userData"/>; Stripe.js is the stand-in, fonts are refused.</summary>
+    public static async Task<IBrowserContext> LaunchChromiumAsync(IPlaywright playwright, string userData)
+    {
+        var context = await playwright.Chromium.LaunchPersistentContextAsync(userData, new BrowserTypeLaunchPersistentContextOptions
         {
             ExecutablePath = BrowserPrerequisites.ChromiumPath,
             Headless = true,
@@ -126,6 +132,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
 }
 
+[Collection(BrowserPrerequisites.Collection)]
 public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
 {
     private const string ConsentButton = "form:has(input[name=\"prompt\"][value=\"consent\"]) button[type=\"submit\"]";
