@@ -55,7 +55,22 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
         };
         Assert.StartsWith(expected, problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(Stripe.Requests);
+        // One line says why (event 2002), with no stack trace; the framework's own lines about it are below the
+        // Warning floor that appsettings.json sets for Microsoft.AspNetCore.Authentication.
+        var refused = Assert.Single(LogEvents, e => EventIdOf(e) == 2002);
+        Assert.Null(refused.Exception);
+        Assert.DoesNotContain(LogEvents, e => e.Level >= Serilog.Events.LogEventLevel.Warning);
+        Assert.DoesNotContain(LogEvents, e => e.Exception is not null && !SourceOf(e).StartsWith("Microsoft.AspNetCore.Authentication", StringComparison.Ordinal));
     }
+
+    private static int? EventIdOf(Serilog.Events.LogEvent e) =>
+        e.Properties.TryGetValue("EventId", out var id) && id is Serilog.Events.StructureValue structure
+            && structure.Properties.FirstOrDefault(p => p.Name == "Id")?.Value is Serilog.Events.ScalarValue { Value: int value }
+            ? value
+            : null;
+
+    private static string SourceOf(Serilog.Events.LogEvent e) =>
+        e.Properties.TryGetValue("SourceContext", out var source) && source is Serilog.Events.ScalarValue { Value: string name } ? name : "";
 
     [Fact]
     public async Task A_valid_token_without_a_user_id_claim_is_forbidden()
