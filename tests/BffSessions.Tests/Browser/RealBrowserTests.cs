@@ -107,6 +107,10 @@ public sealed class BrowserFixture : IAsyncLifetime
             Body = StripeJsStandIn.For(route.Request.Url),
         }));
         await context.RouteAsync("https://fonts.googleapis.com/**", route => route.AbortAsync());
+        // Playwright's 30 s default is tight on two cores shared with the rest of the suite; a wait that never ends
+        // still fails, only later.
+        context.SetDefaultTimeout(90_000);
+        context.SetDefaultNavigationTimeout(90_000);
         return context;
     }
 
