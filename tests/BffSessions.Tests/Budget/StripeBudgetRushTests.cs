@@ -128,8 +128,9 @@ public sealed class StripeBudgetRushTests(ITestOutputHelper output) : StandInTes
         output.WriteLine($"{calls.Count} calls, {refusedByStripe} refused by Stripe; by instance: " +
             string.Join(", ", calls.GroupBy(a => a.Key).Select(g => $"{g.Count()} ({g.Count(a => a.Status == 429)} refused)")));
         // Without slowing down, 10 calls a second against 4 allowed would have Stripe refuse 6 in 10. Slowed down, the
-        // pace saws between a quarter and a half of the budget: Stripe refuses only the calls at each peak.
-        Assert.True(refusedByStripe <= 0.35 * calls.Count, $"Stripe refused {refusedByStripe} of {calls.Count} calls");
+        // pace saws between a quarter and a half of the budget: Stripe refuses only the calls at each peak, about 0.27
+        // to 0.29 of them on a quiet machine. 0.4 leaves room for a busy one and is still far from 0.6.
+        Assert.True(refusedByStripe <= 0.4 * calls.Count, $"Stripe refused {refusedByStripe} of {calls.Count} calls");
         Assert.All(calls.GroupBy(a => a.Key), instance => Assert.Contains(instance, a => a.Status == 200));
         Assert.All(answers.Where(a => a.Status != HttpStatusCode.OK), a => Assert.Equal(HttpStatusCode.ServiceUnavailable, a.Status));
         // Both slowed down through the shared row, not each on its own: neither fell back, and both read a cut pace.
