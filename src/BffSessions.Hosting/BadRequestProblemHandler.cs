@@ -61,9 +61,7 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
     /// </summary>
     private static string WantedJsonType(HttpContext http, string path)
     {
-        // The exception handler runs with the endpoint cleared; the feature keeps the one that failed.
-        var endpoint = http.Features.Get<IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint();
-        var type = endpoint?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
+        var type = RequestLimits.EndpointOf(http)?.Metadata.GetMetadata<IAcceptsMetadata>()?.RequestType;
         foreach (var segment in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
         {
             var name = segment.Split('[')[0];

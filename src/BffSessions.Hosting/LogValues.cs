@@ -20,6 +20,11 @@ public static class LogValues
         }
 
         var cut = value.Length > MaxLength;
+        if (!cut && !HasUnfit(value))
+        {
+            return value; // the common case (a route, a Stripe request id): nothing to copy
+        }
+
         var text = string.Create(Math.Min(value.Length, MaxLength), value, static (span, source) =>
         {
             for (var i = 0; i < span.Length; i++)
@@ -28,6 +33,19 @@ public static class LogValues
             }
         });
         return cut ? text + "…" : text;
+    }
+
+    private static bool HasUnfit(string value)
+    {
+        foreach (var c in value)
+        {
+            if (IsUnfit(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static bool IsUnfit(char c) => char.IsControl(c) || char.GetUnicodeCategory(c) is

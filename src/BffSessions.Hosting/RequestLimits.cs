@@ -58,10 +58,15 @@ public static class RequestLimits
 
     /// <summary>The body cap for this request: the endpoint's own (<see cref="LargerBodyAllowed"/>), else the service's.</summary>
     /// <remarks>WebApplication routes before any middleware of ours, so the endpoint is known by the time this is asked.</remarks>
-    /// <remarks>An exception handler runs with the endpoint cleared; its feature keeps the endpoint that failed.</remarks>
     public static long MaxBodyBytesFor(HttpContext http, long serviceMax) =>
-        (http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint())
-            ?.Metadata.GetMetadata<LargerBodyAllowed>()?.MaxBytes ?? serviceMax;
+        EndpointOf(http)?.Metadata.GetMetadata<LargerBodyAllowed>()?.MaxBytes ?? serviceMax;
+
+    /// <summary>
+    /// The request's endpoint, also inside an exception handler, which runs with the endpoint cleared: its feature
+    /// keeps the one that failed.
+    /// </summary>
+    internal static Endpoint? EndpointOf(HttpContext http) =>
+        http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint();
 
     public const string UnsupportedMediaTypeDetail = "Send the body as JSON with Content-Type: application/json (UTF-8).";
 

@@ -57,7 +57,6 @@ public sealed class MintTokenTests : StandInTest
     }
 
     /// <summary>The api service's Authentication__Schemes__Bearer__* variables, as settings.</summary>
-    private static Dictionary<string, string?> ComposeBearerSettings() => ComposeFile.Environment("api")
-        .Where(e => e.Key.StartsWith("Authentication__Schemes__Bearer__", StringComparison.Ordinal))
-        .ToDictionary(e => e.Key.Replace("__", ":", StringComparison.Ordinal), e => (string?)e.Value);
+    private static Dictionary<string, string?> ComposeBearerSettings() => ComposeFile.AsSettings(ComposeFile.Environment("api")
+        .Where(e => e.Key.StartsWith("Authentication__Schemes__Bearer__", StringComparison.Ordinal)));
 }

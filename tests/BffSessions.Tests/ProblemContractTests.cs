@@ -50,11 +50,7 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
     [InlineData("application/json; charset=\"utf-8\"")]
     public async Task A_charset_that_cannot_be_decoded_is_an_unsupported_media_type_problem(string contentType)
     {
-        using var client = Api.CreateClientFor(NewUserId());
-        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(PricingTable));
-        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
-
-        using var response = await client.PostAsync("/api/customer-sessions", content);
+        using var response = await PostDeclaredAsAsync(contentType);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
         Assert.Equal(ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
@@ -67,11 +63,7 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
     [InlineData("application/json; charset=us-ascii")]
     public async Task A_body_declared_as_UTF_8_or_ASCII_is_read(string contentType)
     {
-        using var client = Api.CreateClientFor(NewUserId());
-        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(PricingTable));
-        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
-
-        using var response = await client.PostAsync("/api/customer-sessions", content);
+        using var response = await PostDeclaredAsAsync(contentType);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -149,6 +141,15 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.MethodNotAllowed);
         Assert.Equal(ProblemTypes.MethodNotAllowed, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
+    }
+
+    /// <summary>The pricing-table request, its UTF-8 bytes declared with <paramref name="contentType"/> exactly as given.</summary>
+    private async Task<HttpResponseMessage> PostDeclaredAsAsync(string contentType)
+    {
+        using var client = Api.CreateClientFor(NewUserId());
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(PricingTable));
+        content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        return await client.PostAsync("/api/customer-sessions", content);
     }
 }
 

@@ -21,23 +21,16 @@ public sealed class UserJwtsTests
     {
         var home = Directory.CreateTempSubdirectory("bffsessions-home-").FullName;
         var port = StandInTest.FreePort();
-        var start = new ProcessStartInfo("dotnet", ["run", "--no-build", "--no-launch-profile", "--project", Repository.PathOf("src", "BffSessions.Api"),
-            "--", "--urls", $"http://127.0.0.1:{port}"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = Repository.Root,
-            Environment =
+        var start = DotnetCommand.StartInfo(
+            ["run", "--no-build", "--no-launch-profile", "--project", Repository.PathOf("src", "BffSessions.Api"), "--", "--urls", $"http://127.0.0.1:{port}"],
+            new Dictionary<string, string?>
             {
                 ["HOME"] = home,
                 ["DOTNET_CLI_HOME"] = home,
                 ["APPDATA"] = null,
                 ["ASPNETCORE_ENVIRONMENT"] = "Development",
                 ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(home, "bffsessions.db")}",
-                ["MSBUILDDISABLENODEREUSE"] = "1",
-                ["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0",
-            },
-        };
+            });
         using var service = Process.Start(start)!;
         var output = service.StandardOutput.ReadToEndAsync();
         var errors = service.StandardError.ReadToEndAsync();

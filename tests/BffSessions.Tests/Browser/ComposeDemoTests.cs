@@ -26,9 +26,9 @@ public sealed class ComposeDemoTests : StandInTest
             .Replace("localhost:3000", $"localhost:{idpPort}", StringComparison.Ordinal);
         var idp = ComposeFile.Environment("idp").ToDictionary(e => e.Key, e => Here(e.Value));
         idp["OIDC_PORT"] = idpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var settings = ComposeFile.Environment("api")
+        var settings = ComposeFile.AsSettings(ComposeFile.Environment("api")
             .Where(e => !NotWithoutContainers.Any(prefix => e.Key.StartsWith(prefix, StringComparison.Ordinal)))
-            .ToDictionary(e => e.Key.Replace("__", ":", StringComparison.Ordinal), e => (string?)Here(e.Value));
+            .Select(e => KeyValuePair.Create(e.Key, Here(e.Value))));
 
         await using var provider = await OidcProviderProcess.StartAsync(idp);
         await using var api = new ApiFactory(Stripe, Logs, "Production", settings);

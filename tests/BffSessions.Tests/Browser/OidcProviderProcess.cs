@@ -67,7 +67,7 @@ public sealed class OidcProviderProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         var exited = process.WaitForExitAsync();
-        if (await Task.WhenAny(ready.Task, exited, Task.Delay(TimeSpan.FromSeconds(30))) != ready.Task)
+        if (await Task.WhenAny(ready.Task, exited, Task.Delay(TimeSpan.FromSeconds(90))) != ready.Task)
         {
             await provider.DisposeAsync();
             throw new InvalidOperationException("The test OpenID Connect provider did not start: " + provider.Errors);

@@ -97,6 +97,8 @@ public sealed class BrowserFixture : IAsyncLifetime
         {
             ExecutablePath = BrowserPrerequisites.ChromiumPath,
             Headless = true,
+            // Launching is not covered by the default timeouts set below; 30 s ran out on a loaded machine.
+            Timeout = 120_000,
             Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                 "--no-first-run", "--disable-quic", "--disable-sync"],
         });

@@ -21,6 +21,10 @@ public static partial class ComposeFile
             e => DefaultOf().Replace(((YamlScalarNode)e.Value).Value ?? "", "$1"));
     }
 
+    /// <summary>Variables as the settings they bind to: <c>A__B</c> is <c>A:B</c>.</summary>
+    public static Dictionary<string, string?> AsSettings(IEnumerable<KeyValuePair<string, string>> variables) =>
+        variables.ToDictionary(e => e.Key.Replace("__", ":", StringComparison.Ordinal), e => (string?)e.Value);
+
     [GeneratedRegex(@"^\$\{[A-Z_]+:-(.*)\}$")]
     private static partial Regex DefaultOf();
 }

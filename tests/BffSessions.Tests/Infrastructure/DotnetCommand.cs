@@ -12,6 +12,26 @@ public static class DotnetCommand
     public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(IEnumerable<string> arguments,
         IReadOnlyDictionary<string, string?>? environment = null, TimeSpan? timeout = null)
     {
+        using var process = Process.Start(StartInfo(arguments, environment))!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
+        try
+        {
+            await process.WaitForExitAsync(cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish in time. {await errors}");
+        }
+
+        return (process.ExitCode, await output, await errors);
+    }
+
+    /// <summary>dotnet with <paramref name="arguments"/>, output redirected; a null value removes a variable.</summary>
+    public static ProcessStartInfo StartInfo(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
+    {
         var start = new ProcessStartInfo("dotnet", arguments)
         {
             RedirectStandardOutput = true,
@@ -37,20 +57,6 @@ public static class DotnetCommand
             }
         }
 
-        using var process = Process.Start(start)!;
-        var output = process.StandardOutput.ReadToEndAsync();
-        var errors = process.StandardError.ReadToEndAsync();
-        using var cancel = new CancellationTokenSource(timeout ?? TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(cancel.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"dotnet {string.Join(' ', arguments)} did not finish in time. {await errors}");
-        }
-
-        return (process.ExitCode, await output, await errors);
+        return start;
     }
 }
