@@ -17,12 +17,15 @@ ARG TARGETARCH
 COPY global.json Directory.Build.props Directory.Packages.props ./
 COPY src/BffSessions.Hosting/BffSessions.Hosting.csproj src/BffSessions.Hosting/
 COPY src/BffSessions.Api/BffSessions.Api.csproj src/BffSessions.Api/
+# The Stripe stand-in answers Development's offline mode in process; it is never used in this image's Production.
+COPY tools/StripeStandIn/StripeStandIn.csproj tools/StripeStandIn/
 RUN dotnet restore src/BffSessions.Api/BffSessions.Api.csproj -a "${TARGETARCH:-amd64}"
 
 # The build runs the code-style analyzers with warnings as errors, so it needs .editorconfig; the csproj links
 # the repository-root appsettings.json into the publish output.
 COPY .editorconfig appsettings.json ./
 COPY src/ src/
+COPY tools/StripeStandIn/ tools/StripeStandIn/
 # ReadyToRun (precompiled) code: the service is ready about a second sooner and warms up faster (docs/benchmarks.md).
 RUN dotnet publish src/BffSessions.Api/BffSessions.Api.csproj -c Release -a "${TARGETARCH:-amd64}" -p:PublishReadyToRun=true \
       -o /app --no-restore

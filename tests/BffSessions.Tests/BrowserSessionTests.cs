@@ -18,7 +18,7 @@ public sealed class DevelopmentFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Stripe = await StripeStandIn.StartAsync();
+        Stripe = await TestStripe.StartAsync();
         Api = new ApiFactory(Stripe, Logs, "Development", new Dictionary<string, string?>
         {
             ["Stripe:PublishableKey"] = "pk_test_demo",

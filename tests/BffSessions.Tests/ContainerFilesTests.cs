@@ -94,11 +94,12 @@ public sealed class ContainerFilesTests
     }
 
     /// <summary>
-    /// No image floats on latest (stripe-mock is pinned to a release; the others to a major version), stripe-mock is
-    /// for the api alone, and whatever is published listens on the host's loopback only: the demo signs anyone in.
+    /// No image floats on latest (each is pinned to a version; the Stripe stand-in is built from this repository), and
+    /// whatever is published listens on the host's loopback only: the demo signs anyone in, and the stand-in's control
+    /// API deletes customers.
     /// </summary>
     [Fact]
-    public void Compose_pins_every_image_keeps_stripe_mock_inside_and_publishes_on_loopback_only()
+    public void Compose_pins_every_image_and_publishes_on_loopback_only()
     {
         foreach (var (name, service) in Services())
         {
@@ -117,10 +118,29 @@ public sealed class ContainerFilesTests
                 Assert.True(tag is not null && tag != "latest", $"services.{name}.image {Scalar(image)} is not pinned to a version");
             }
         }
+    }
 
-        var stripeMock = Services().Single(service => service.Name == "stripe-mock").Service;
-        Assert.False(stripeMock.Children.ContainsKey(new YamlScalarNode("ports")), "stripe-mock's port is published to the host; only the api calls it");
-        Assert.StartsWith("http://stripe-mock:", ApiEnvironment()["Stripe__ApiBase"], StringComparison.Ordinal);
+    /// <summary>
+    /// The api's Stripe is the stand-in's image (tools/StripeStandIn/Dockerfile), not stripe-mock (whose customer
+    /// session expired in 2009); and the stand-in's signed events reach the api's webhook with a secret the api takes.
+    /// </summary>
+    [Fact]
+    public void Compose_runs_the_Stripe_stand_in_and_its_events_reach_the_api_signed_with_a_secret_the_api_takes()
+    {
+        var stripe = Services().Single(service => service.Name == "stripe").Service;
+        var build = (YamlMappingNode)stripe["build"];
+        var api = ApiEnvironment();
+        var standIn = ComposeFile.Environment("stripe");
+
+        Assert.Equal(".", Scalar(build["context"]));
+        Assert.Equal("tools/StripeStandIn/Dockerfile", Scalar(build["dockerfile"]));
+        Assert.True(File.Exists(Path.Combine(Root, "tools", "StripeStandIn", "Dockerfile")));
+        Assert.DoesNotContain(Services(), service => service.Service.Children.TryGetValue(new YamlScalarNode("image"), out var image)
+            && Scalar(image).Contains("stripe-mock", StringComparison.Ordinal));
+        Assert.Equal("http://stripe:12111", api["Stripe__ApiBase"]);
+        Assert.Equal("http://api:8080/stripe/webhook", standIn["STANDIN_WEBHOOK_URL"]);
+        Assert.Equal(api["Stripe__WebhookSecrets__0"], standIn["STANDIN_WEBHOOK_SECRET"]);
+        Assert.Contains(ApiService()["depends_on"] is YamlMappingNode dependsOn ? dependsOn.Children.Keys.Select(Scalar) : [], name => name == "stripe");
     }
 
     [Fact]
@@ -143,10 +163,12 @@ public sealed class ContainerFilesTests
         Assert.DoesNotContain(environmentNames, name => SecretNames.Any(secret => name.Contains(secret, StringComparison.OrdinalIgnoreCase)));
     }
 
-    [Fact]
-    public void The_demo_identity_provider_image_runs_as_a_non_root_user()
+    [Theory]
+    [InlineData("oidc-provider")]
+    [InlineData("StripeStandIn")]
+    public void The_demo_tools_images_run_as_a_non_root_user(string tool)
     {
-        var user = DockerfileFinalStage(Path.Combine("tools", "oidc-provider", "Dockerfile"))
+        var user = DockerfileFinalStage(Path.Combine("tools", tool, "Dockerfile"))
             .LastOrDefault(line => line.StartsWith("USER ", StringComparison.OrdinalIgnoreCase));
 
         Assert.NotNull(user);

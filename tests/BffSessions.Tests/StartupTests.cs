@@ -87,6 +87,46 @@ public sealed class StartupTests : StandInTest
     }
 
     [Fact]
+    public async Task In_Development_the_offline_stand_ins_customers_outlive_a_restart_as_the_map_does()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"bffsessions-offline-{Guid.NewGuid():N}.db");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Stripe:SecretKey"] = "",
+            ["ConnectionStrings:Customers"] = $"Data Source={database}",
+            ["Stripe:OfflineStateFile"] = database + ".stripe.json",
+        };
+        try
+        {
+            string? before;
+            await using (var api = new ApiFactory(Stripe, Logs, "Development", settings))
+            {
+                using var client = api.CreateClientFor("restarted-user");
+                using var first = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
+                before = (await first.Content.ReadFromJsonAsync<SessionBody>())!.CustomerId;
+            }
+
+            await using (var api = new ApiFactory(Stripe, Logs, "Development", settings))
+            {
+                using var client = api.CreateClientFor("restarted-user");
+                using var again = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
+
+                Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+                Assert.Equal(before, (await again.Content.ReadFromJsonAsync<SessionBody>())!.CustomerId);
+                Assert.DoesNotContain(Logs.Events, e => e.MessageTemplate.Text.Contains("is gone from Stripe", StringComparison.Ordinal));
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { database, database + "-wal", database + "-shm", database + ".stripe.json" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    [Fact]
     public async Task An_unreachable_Stripe_is_a_502()
     {
         var closedPort = FreePort(); // nothing listens there

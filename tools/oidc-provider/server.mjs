@@ -41,6 +41,9 @@ const autoConsent = /^(1|true|yes)$/i.test(process.env.OIDC_AUTO_CONSENT ?? '');
 // Optional: the client's back-channel logout URI, e.g. http://localhost:5123/bff/backchannel. When set, the provider
 // puts the session's sid into ID tokens and posts a logout_token there when the user signs out at the provider.
 const backchannelLogoutUri = process.env.OIDC_BACKCHANNEL_LOGOUT_URI?.trim() || undefined;
+// Optional: claims for particular logins, as JSON ({"<login>": {"name": "...", "email": "..."}}), laid over the default
+// ones: how the tests give a user the over-long or malformed claims a real provider may send.
+const accountClaims = JSON.parse(process.env.OIDC_ACCOUNT_CLAIMS?.trim() || '{}');
 
 const issuer = `http://localhost:${port}`;
 const supportedScopes = ['openid', 'profile', 'email'];
@@ -63,6 +66,8 @@ async function findAccount(_ctx, id) {
         email: `${id}@example.com`,
         email_verified: true,
         name: `User ${id}`,
+        ...(accountClaims[id] ?? {}),
+        sub: id,
       };
     },
   };

@@ -13,6 +13,8 @@ public static class CustomersExtensions
         builder.Services.AddSingleton<ICustomerResolver>(services => services.GetRequiredService<CustomerResolver>());
         builder.Services.AddHostedService<LegacyIssuerReport>();
         builder.Services.AddHostedService<ForgottenCustomersSync>();
+        builder.Services.AddSingleton<CustomerCreationSettler>();
+        builder.Services.AddHostedService(services => services.GetRequiredService<CustomerCreationSettler>());
         return builder;
     }
 }

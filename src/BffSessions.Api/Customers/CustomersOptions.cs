@@ -23,6 +23,10 @@ public sealed class CustomersOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
     public TimeSpan ForgottenCheckInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>How often each instance settles customer creations whose outcome Stripe left unknown (CustomerCreationSettler).</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan SettleInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>
     /// The issuer (<c>iss</c>) of the users the map held before it recorded issuers: such a user keeps their customer
     /// when they next sign in with it. Empty: the first issuer this deployment trusts (the bearer scheme's ValidIssuer,

@@ -40,6 +40,18 @@ public sealed class CustomerLink
     public bool IsForgotten => ForgottenCustomerId is not null && ForgottenCustomerId == CustomerId;
 }
 
+/// <summary>UTC in, UTC out: SQLite gives DateTime back without a kind, and Npgsql refuses one without UTC.</summary>
+public static class UtcDateTimes
+{
+    public static readonly ValueConverter<DateTime, DateTime> Converter = new(
+        v => v.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.ToUniversalTime(), DateTimeKind.Utc),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+
+    public static readonly ValueConverter<DateTime?, DateTime?> NullableConverter = new(
+        v => v == null ? null : v.Value.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.Value.ToUniversalTime(), DateTimeKind.Utc),
+        v => v == null ? null : DateTime.SpecifyKind(v.Value, DateTimeKind.Utc));
+}
+
 /// <summary>A Stripe event already handled: a second delivery of the same id does nothing.</summary>
 public sealed class ProcessedStripeEvent
 {
@@ -57,15 +69,6 @@ public sealed class ProcessedStripeEvent
 /// </summary>
 public abstract class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
 {
-    /// <summary>UTC in, UTC out: SQLite gives DateTime back without a kind, and Npgsql refuses one without UTC.</summary>
-    private static readonly ValueConverter<DateTime, DateTime> UtcDateTime = new(
-        v => v.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.ToUniversalTime(), DateTimeKind.Utc),
-        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
-
-    private static readonly ValueConverter<DateTime?, DateTime?> NullableUtcDateTime = new(
-        v => v == null ? null : v.Value.Kind == DateTimeKind.Utc ? v : DateTime.SpecifyKind(v.Value.ToUniversalTime(), DateTimeKind.Utc),
-        v => v == null ? null : DateTime.SpecifyKind(v.Value, DateTimeKind.Utc));
-
     public DbSet<CustomerLink> CustomerLinks => Set<CustomerLink>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
@@ -95,7 +98,7 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
         link.Property(l => l.CreatedAt).HasColumnName("created_at");
         link.Property(l => l.UpdatedAt).HasColumnName("updated_at");
         link.Property(l => l.ForgottenCustomerId).HasColumnName("forgotten_customer_id").HasMaxLength(255);
-        link.Property(l => l.ForgottenAt).HasColumnName("forgotten_at").HasConversion(NullableUtcDateTime);
+        link.Property(l => l.ForgottenAt).HasColumnName("forgotten_at").HasConversion(UtcDateTimes.NullableConverter);
         link.Ignore(l => l.IsForgotten);
         // Stripe's events name the customer, not the user; instances look for recently forgotten customers.
         link.HasIndex(l => l.CustomerId);
@@ -106,7 +109,7 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
         stripeEvent.HasKey(e => e.Id);
         stripeEvent.Property(e => e.Id).HasColumnName("id").HasMaxLength(255);
         stripeEvent.Property(e => e.Type).HasColumnName("type").HasMaxLength(255);
-        stripeEvent.Property(e => e.ReceivedAt).HasColumnName("received_at").HasConversion(UtcDateTime);
+        stripeEvent.Property(e => e.ReceivedAt).HasColumnName("received_at").HasConversion(UtcDateTimes.Converter);
         stripeEvent.HasIndex(e => e.ReceivedAt);
 
         var session = modelBuilder.Entity<BrowserSession>();
@@ -116,10 +119,10 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
         session.Property(b => b.Issuer).HasColumnName("issuer").HasMaxLength(IdentityLimits.MaxIssuerLength);
         session.Property(b => b.Subject).HasColumnName("subject").HasMaxLength(IdentityLimits.MaxSubjectLength);
         session.Property(b => b.Sid).HasColumnName("sid").HasMaxLength(255);
-        session.Property(b => b.CreatedAt).HasColumnName("created_at").HasConversion(UtcDateTime);
-        session.Property(b => b.RenewedAt).HasColumnName("renewed_at").HasConversion(UtcDateTime);
-        session.Property(b => b.ExpiresAt).HasColumnName("expires_at").HasConversion(UtcDateTime);
-        session.Property(b => b.AbsoluteExpiresAt).HasColumnName("absolute_expires_at").HasConversion(UtcDateTime);
+        session.Property(b => b.CreatedAt).HasColumnName("created_at").HasConversion(UtcDateTimes.Converter);
+        session.Property(b => b.RenewedAt).HasColumnName("renewed_at").HasConversion(UtcDateTimes.Converter);
+        session.Property(b => b.ExpiresAt).HasColumnName("expires_at").HasConversion(UtcDateTimes.Converter);
+        session.Property(b => b.AbsoluteExpiresAt).HasColumnName("absolute_expires_at").HasConversion(UtcDateTimes.Converter);
         session.Property(b => b.Ticket).HasColumnName("ticket");
         // Back-channel logout ends sessions by the provider's sid or by the user; cleanup finds the expired ones.
         session.HasIndex(b => new { b.Issuer, b.Sid });
@@ -131,6 +134,9 @@ public abstract class AppDbContext(DbContextOptions options) : DbContext(options
         key.Property(k => k.Id).HasColumnName("id");
         key.Property(k => k.FriendlyName).HasColumnName("friendly_name");
         key.Property(k => k.Xml).HasColumnName("xml");
+
+        // The features' own entities, each configured beside the feature that owns it.
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly);
     }
 }
 

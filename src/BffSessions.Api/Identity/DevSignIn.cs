@@ -38,8 +38,8 @@ public static class DevSignIn
               <p>Development only: no identity provider is configured, so you can sign in as anyone.</p>
               <form method="post" action="/bff/login">
                 <label>User id <input name="userId" required maxlength="255" value="dev-user"></label>
-                <label>Email <input name="email" type="email" value="dev-user@example.com"></label>
-                <label>Name <input name="name" value="Dev User"></label>
+                <label>Email <input name="email" type="email" maxlength="512" value="dev-user@example.com"></label>
+                <label>Name <input name="name" maxlength="256" value="Dev User"></label>
                 <input type="hidden" name="returnUrl" value="{{WebUtility.HtmlEncode(returnUrl)}}">
                 <button type="submit">Sign in</button>
               </form>
@@ -75,8 +75,11 @@ public static class DevSignIn
         }
 
         var userId = form["userId"].ToString().Trim();
-        var email = form["email"].ToString().Trim();
-        var name = form["name"].ToString().Trim();
+        var rawEmail = form["email"].ToString().Trim();
+        // The same rule as a provider's claims get on their way to Stripe (DisplayText): a name is cleaned of control
+        // and bidirectional-override characters and markup; an email must be an address Stripe takes.
+        var email = DisplayText.EmailAddress(rawEmail, DisplayText.MaxEmailLength);
+        var name = DisplayText.Clean(form["name"].ToString(), DisplayText.MaxNameLength + 1); // one more, to tell a long name
         var returnUrl = ReturnUrls.OrRoot(form["returnUrl"].ToString());
         var errors = new Dictionary<string, string[]>();
         if (!CurrentUserAccessor.IsUsable(userId, IdentityLimits.MaxSubjectLength))
@@ -84,12 +87,14 @@ public static class DevSignIn
             errors["userId"] = ["A user id of 1 to 255 characters, without control characters, is required."];
         }
 
-        foreach (var (field, value) in new[] { ("email", email), ("name", name) })
+        if (rawEmail.Length > 0 && email is null)
         {
-            if (value.Length > IdentityLimits.MaxSubjectLength || value.Any(char.IsControl))
-            {
-                errors[field] = ["At most 255 characters, without control characters."];
-            }
+            errors["email"] = [$"An email address (name@example.com) of at most {DisplayText.MaxEmailLength} characters, or nothing."];
+        }
+
+        if (name?.Length > DisplayText.MaxNameLength)
+        {
+            errors["name"] = [$"At most {DisplayText.MaxNameLength} characters."];
         }
 
         if (errors.Count > 0)
@@ -104,12 +109,12 @@ public static class DevSignIn
 
         var names = claimNames.Value;
         var claims = new List<Claim> { new(CurrentUserAccessor.IssuerClaim, Issuer), new(names.UserIdClaim, userId) };
-        if (email.Length > 0)
+        if (email is not null)
         {
             claims.Add(new Claim(names.EmailClaim, email));
         }
 
-        if (name.Length > 0)
+        if (name is not null)
         {
             claims.Add(new Claim(names.NameClaim, name));
         }

@@ -22,7 +22,7 @@ public static class PaymentProblemTypes
     {
         StripeTimeoutException => StripeTimeout,
         StripeBusyException or StripeBudgetExhaustedException => StripeBusy,
-        StripeCustomerMissingException or StripeAnswerRejectedException => StripeError,
+        StripeCustomerMissingException or StripeAnswerRejectedException or StripeKeySpentException or StripeValueRefusedException => StripeError,
         StripeException { HttpStatusCode: HttpStatusCode.TooManyRequests } => StripeRateLimited,
         // A bad key (401), or a restricted key without the permission (403): the operators must fix it, retrying will not.
         StripeException { StripeError.Type: "authentication_error" or "permission_error" }

@@ -1,4 +1,3 @@
-using BffSessions.Api.Payments.OfflineStandIn;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Stripe;
@@ -44,11 +43,13 @@ public static partial class PaymentsExtensions
                 http.MaxResponseContentBufferSize = 1024 * 1024;
             })
             .SetHandlerLifetime(System.Threading.Timeout.InfiniteTimeSpan)
+            // Stripe.net does not retry a 5xx Stripe keeps for the request's idempotency key: it would only be replayed.
+            .AddHttpMessageHandler<StripeIdempotencyHandler>()
             // Every attempt, Stripe.net's retries included, waits for its turn in the deployment's budget.
             .AddHttpMessageHandler<StripeBudgetHandler>()
             .ConfigurePrimaryHttpMessageHandler(services =>
                 services.GetRequiredService<IOptions<StripeOptions>>().Value.UsesOfflineStandIn
-                    ? new OfflineStripeHandler(services.GetRequiredService<TimeProvider>())
+                    ? OfflineStripe.Handler(services)
                     : new SocketsHttpHandler
                     {
                         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -61,7 +62,7 @@ public static partial class PaymentsExtensions
             var options = services.GetRequiredService<IOptions<StripeOptions>>().Value;
             var http = services.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName);
             return new StripeClient(
-                apiKey: options.UsesOfflineStandIn ? "offline" : options.SecretKey!.Trim(),
+                apiKey: options.UsesOfflineStandIn ? OfflineStripe.ApiKey : options.SecretKey!.Trim(),
                 httpClient: new SystemNetHttpClient(http, options.MaxNetworkRetries),
                 apiBase: options.ApiBase.ToString().TrimEnd('/'));
         });
@@ -69,6 +70,7 @@ public static partial class PaymentsExtensions
         builder.Services.TryAddSingleton<IStripeCallSchedule, InMemoryCallSchedule>();
         builder.Services.AddSingleton<StripeBudget>();
         builder.Services.AddTransient<StripeBudgetHandler>();
+        builder.Services.AddTransient<StripeIdempotencyHandler>();
         builder.Services.AddSingleton<IStripeGateway, StripeGateway>();
         builder.Services.AddExceptionHandler<StripeProblemHandler>();
         builder.Services.AddHostedService<OfflineStandInWarning>();
@@ -92,7 +94,7 @@ public static partial class PaymentsExtensions
         public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
         [LoggerMessage(EventId = 4101, Level = LogLevel.Warning,
-            Message = "Stripe:SecretKey is not set: the offline Stripe stand-in answers every Stripe call (Development only). Set Stripe:SecretKey to a test key to use Stripe.")]
+            Message = "Stripe:SecretKey is not set: the offline Stripe stand-in (tools/StripeStandIn) answers every Stripe call in this process (Development only). Set Stripe:SecretKey to a test key to use Stripe.")]
         private static partial void LogOffline(ILogger logger);
     }
 }

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Security.Cryptography;
-using System.Text;
 using System.Threading.RateLimiting;
 using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
@@ -14,10 +12,21 @@ namespace BffSessions.Api.Payments;
 public interface IStripeGateway
 {
     /// <summary>
-    /// Creates the Stripe customer of <paramref name="owner"/> (or the one replacing <paramref name="replacing"/>,
-    /// deleted in Stripe), of the given kind.
+    /// Creates the customer (or Account v2) <paramref name="creation"/> describes, under its idempotency key. Sent
+    /// again with the same key and values after a lost answer, it gives back the customer the first call made.
     /// </summary>
-    Task<CustomerRef> CreateCustomerAsync(CustomerOwner owner, string? replacing, CustomerKind kind, CancellationToken cancellationToken);
+    /// <exception cref="StripeKeySpentException">Stripe keeps a failure for the key: the next attempt needs a new one.</exception>
+    /// <exception cref="StripeValueRefusedException">Stripe refused the name or the email: the next attempt leaves it out.</exception>
+    Task<CustomerRef> CreateCustomerAsync(CustomerCreation creation, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The customers that the attempt keyed <paramref name="idempotencyKey"/> made, by Stripe's search (which shows a
+    /// new customer only after <see cref="StripeOptions.SearchLag"/>): how a creation that ended in a 500 is settled.
+    /// </summary>
+    Task<IReadOnlyList<string>> FindCustomersMadeByAsync(string idempotencyKey, CancellationToken cancellationToken);
+
+    /// <summary>Deletes a customer no user has (made by a creation whose answer was a failure). One already gone is no error.</summary>
+    Task DeleteCustomerAsync(string customerId, CancellationToken cancellationToken);
 
     /// <summary>Creates a customer session for <paramref name="customer"/> with the given components.</summary>
     /// <exception cref="StripeCustomerMissingException">Stripe no longer knows the customer.</exception>
@@ -46,31 +55,59 @@ public sealed class StripeGateway(
 
     private readonly TimeSpan _timeout = options.Value.Timeout;
 
-    /// <summary>
-    /// The idempotency key is derived from the user (and the replaced id), so a retried or racing creation gets
-    /// the same customer back from Stripe for the 24 hours Stripe keeps keys; the map's lock is the lasting guard.
-    /// </summary>
-    public async Task<CustomerRef> CreateCustomerAsync(CustomerOwner owner, string? replacing, CustomerKind kind, CancellationToken cancellationToken)
-    {
-        var metadata = new Dictionary<string, string> { ["user_id"] = owner.UserId, ["issuer"] = owner.Issuer };
-        var request = new RequestOptions { IdempotencyKey = CustomerIdempotencyKey(owner, replacing, kind) };
-        if (kind == CustomerKind.Account)
-        {
-            // POST /v2/core/accounts (JSON): an Account that is a customer — the customer configuration, no merchant.
-            var account = new Stripe.V2.Core.AccountCreateOptions
-            {
-                ContactEmail = owner.Email,
-                DisplayName = owner.Name ?? owner.Email,
-                Metadata = metadata,
-                Configuration = new Stripe.V2.Core.AccountCreateConfigurationOptions { Customer = new() },
-            };
-            var created = await CallAsync("accounts.create", token => client.V2.Core.Accounts.CreateAsync(account, request, token), cancellationToken);
-            return new CustomerRef(created.Id, CustomerKind.Account);
-        }
+    private readonly int _maxRetries = options.Value.MaxNetworkRetries;
 
-        var create = new CustomerCreateOptions { Email = owner.Email, Name = owner.Name, Metadata = metadata };
-        var customer = await CallAsync("customers.create", token => client.V1.Customers.CreateAsync(create, request, token), cancellationToken);
-        return new CustomerRef(customer.Id, CustomerKind.Customer);
+    public async Task<CustomerRef> CreateCustomerAsync(CustomerCreation creation, CancellationToken cancellationToken)
+    {
+        var request = new RequestOptions { IdempotencyKey = creation.Key };
+        try
+        {
+            if (creation.Kind == CustomerKind.Account)
+            {
+                // POST /v2/core/accounts (JSON): an Account that is a customer — the customer configuration, no merchant.
+                var account = new Stripe.V2.Core.AccountCreateOptions
+                {
+                    ContactEmail = creation.Email,
+                    DisplayName = creation.Name ?? creation.Email,
+                    Metadata = creation.Metadata(),
+                    Configuration = new Stripe.V2.Core.AccountCreateConfigurationOptions { Customer = new() },
+                };
+                var created = await CallAsync("accounts.create", token => client.V2.Core.Accounts.CreateAsync(account, request, token), cancellationToken);
+                return new CustomerRef(created.Id, CustomerKind.Account);
+            }
+
+            var create = new CustomerCreateOptions { Email = creation.Email, Name = creation.Name, Metadata = creation.Metadata() };
+            var customer = await CallAsync("customers.create", token => client.V1.Customers.CreateAsync(create, request, token), cancellationToken);
+            return new CustomerRef(customer.Id, CustomerKind.Customer);
+        }
+        catch (StripeException e) when (creation.Kind == CustomerKind.Customer && StripeFailures.IsKeptForKey(e))
+        {
+            throw new StripeKeySpentException(creation.Key, e);
+        }
+        catch (StripeException e) when (StripeFailures.RefusedField(e) is { } field && creation.Has(field))
+        {
+            throw new StripeValueRefusedException(field, e);
+        }
+    }
+
+    public async Task<IReadOnlyList<string>> FindCustomersMadeByAsync(string idempotencyKey, CancellationToken cancellationToken)
+    {
+        // The key holds only letters, digits and dashes: nothing to escape in the query.
+        var search = new CustomerSearchOptions { Query = $"metadata['{StripeCustomerFields.CreationKeyMetadata}']:'{idempotencyKey}'", Limit = 10 };
+        var found = await CallAsync("customers.search", token => client.V1.Customers.SearchAsync(search, cancellationToken: token), cancellationToken);
+        return found.Data.Select(c => c.Id).ToList();
+    }
+
+    public async Task DeleteCustomerAsync(string customerId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await CallAsync("customers.delete", token => client.V1.Customers.DeleteAsync(customerId, cancellationToken: token), cancellationToken);
+        }
+        catch (StripeException e) when (e.StripeError?.Code == "resource_missing")
+        {
+            // Deleted already (by a settle on another instance, or in the Dashboard): what was asked for is so.
+        }
     }
 
     /// <summary>
@@ -92,7 +129,9 @@ public sealed class StripeGateway(
         CustomerSession session;
         try
         {
-            session = await CallAsync("customer_sessions.create", token => client.V1.CustomerSessions.CreateAsync(create, cancellationToken: token), cancellationToken);
+            // A session is cheap and harmless twice, so a 5xx Stripe keeps for one key is tried again under a new one.
+            session = await CallAsync("customer_sessions.create", token => client.V1.CustomerSessions.CreateAsync(create, cancellationToken: token),
+                cancellationToken, retryUnderNewKey: true);
         }
         catch (StripeException e) when (e.StripeError is { Code: "resource_missing", Param: "customer" or "customer_account" })
         {
@@ -125,22 +164,12 @@ public sealed class StripeGateway(
     public void Dispose() => _inFlight.Dispose();
 
     /// <summary>
-    /// "bffsessions-customer-" (or "bffsessions-account-") and the SHA-256 of the user (issuer and subject): fixed length, whatever they hold, and
-    /// different for equal subjects of two issuers. A replacement customer gets its own key (the replaced id appended),
-    /// or Stripe would hand back the deleted one.
-    /// </summary>
-    public static string CustomerIdempotencyKey(CustomerOwner owner, string? replacing = null, CustomerKind kind = CustomerKind.Customer) =>
-        (kind == CustomerKind.Account ? "bffsessions-account-" : "bffsessions-customer-")
-        + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(owner.Key)))
-        + (replacing is null ? "" : "-replacing-" + replacing);
-
-    /// <summary>
     /// One Stripe call (Stripe.net's retries included), as one span and one measurement named by
     /// <paramref name="operation"/>: within the in-flight bound and the timeout, its request id noted for the log. The
     /// measurement is Stripe's time: a call never sent (stripe-busy) is not measured, and the time spent waiting for
     /// turns in the budget of Stripe calls is taken out.
     /// </summary>
-    private async Task<T> CallAsync<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken requestAborted)
+    private async Task<T> CallAsync<T>(string operation, Func<CancellationToken, Task<T>> call, CancellationToken requestAborted, bool retryUnderNewKey = false)
         where T : IStripeEntity
     {
         using var activity = Telemetry.Source.StartActivity("stripe " + operation, ActivityKind.Internal);
@@ -150,7 +179,7 @@ public sealed class StripeGateway(
         var outcome = "ok";
         try
         {
-            return await WithinLimitsAsync(call, activity, requestAborted);
+            return await WithinLimitsAsync(call, activity, retryUnderNewKey, requestAborted);
         }
         catch (Exception e) when (PaymentProblemTypes.Of(e) is { } problem)
         {
@@ -168,7 +197,13 @@ public sealed class StripeGateway(
         }
     }
 
-    private async Task<T> WithinLimitsAsync<T>(Func<CancellationToken, Task<T>> call, Activity? activity, CancellationToken requestAborted)
+    /// <summary>
+    /// The call within the in-flight bound and the timeout. Stripe.net retries a lost connection or a 409 under the same
+    /// key (a replay is what is wanted then), but not a 5xx that Stripe keeps for the key (StripeIdempotencyHandler):
+    /// with <paramref name="retryUnderNewKey"/>, that is tried again here, as often as Stripe.net would, each time
+    /// under the new key Stripe.net gives every call.
+    /// </summary>
+    private async Task<T> WithinLimitsAsync<T>(Func<CancellationToken, Task<T>> call, Activity? activity, bool retryUnderNewKey, CancellationToken requestAborted)
         where T : IStripeEntity
     {
         using var permit = _inFlight.AttemptAcquire();
@@ -179,20 +214,32 @@ public sealed class StripeGateway(
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         timeout.CancelAfter(_timeout);
-        try
+        for (var retry = 0; ; retry++)
         {
-            var result = await call(timeout.Token);
-            NoteRequestId(result.StripeResponse?.RequestId, activity);
-            return result;
-        }
-        catch (Exception e) when (timeout.IsCancellationRequested && !requestAborted.IsCancellationRequested && e is OperationCanceledException or StripeException)
-        {
-            throw new StripeTimeoutException(_timeout, e);
-        }
-        catch (StripeException e)
-        {
-            NoteRequestId(e.StripeResponse?.RequestId, activity);
-            throw;
+            try
+            {
+                if (retry > 0)
+                {
+                    await Task.Delay(StripeFailures.RetryDelay(retry - 1), time, timeout.Token);
+                }
+
+                var result = await call(timeout.Token);
+                NoteRequestId(result.StripeResponse?.RequestId, activity);
+                return result;
+            }
+            catch (Exception e) when (timeout.IsCancellationRequested && !requestAborted.IsCancellationRequested && e is OperationCanceledException or StripeException)
+            {
+                throw new StripeTimeoutException(_timeout, e);
+            }
+            catch (StripeException e) when (retryUnderNewKey && retry < _maxRetries && StripeFailures.IsKeptForKey(e))
+            {
+                NoteRequestId(e.StripeResponse?.RequestId, activity);
+            }
+            catch (StripeException e)
+            {
+                NoteRequestId(e.StripeResponse?.RequestId, activity);
+                throw;
+            }
         }
     }
 

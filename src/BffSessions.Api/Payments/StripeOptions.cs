@@ -50,6 +50,19 @@ public sealed class StripeOptions
     /// </summary>
     public string[] WebhookSecrets { get; set; } = [];
 
+    /// <summary>
+    /// How long Stripe may take to show a new customer in search ("searchable in less than a minute"): a creation that
+    /// ended in a 500 is looked up (and its customer, if any, deleted or kept) only after this.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00")]
+    public TimeSpan SearchLag { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Development's offline mode (no <see cref="SecretKey"/>): the file where the in-process Stripe stand-in keeps its
+    /// customers, so the ones the customer map names still exist after a restart.
+    /// </summary>
+    public string OfflineStateFile { get; set; } = "bffsessions-stripe-offline.json";
+
     public bool UsesOfflineStandIn => string.IsNullOrWhiteSpace(SecretKey);
 
     /// <summary>

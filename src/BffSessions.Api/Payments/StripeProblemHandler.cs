@@ -33,6 +33,9 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
             (PaymentProblemTypes.StripeBusy, _) => Busy(),
             (PaymentProblemTypes.StripeError, StripeCustomerMissingException missing) => CustomerStillMissing(missing),
             (PaymentProblemTypes.StripeError, StripeAnswerRejectedException rejected) => Rejected(rejected),
+            // Logged by Customers as it started another attempt; what ended the request is Stripe's own answer.
+            (PaymentProblemTypes.StripeError, StripeKeySpentException { InnerException: StripeException e }) => Failed(e),
+            (PaymentProblemTypes.StripeError, StripeValueRefusedException refused) => ValueRefused(refused),
             (PaymentProblemTypes.StripeRateLimited, StripeException e) => RateLimited(e),
             (PaymentProblemTypes.StripeCredentialsRejected, StripeException e) => Unauthorized(e),
             (PaymentProblemTypes.StripeError, StripeException e) => Failed(e),
@@ -104,6 +107,18 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     {
         LogRejected(logger, e.Message, e.RequestId);
         return StripeError(e.RequestId);
+    }
+
+    /// <summary>
+    /// Stripe refused a name or email even after it was left out once (the retries ran out): nothing the user can
+    /// change in the request; the operators see which field, never its value.
+    /// </summary>
+    private ProblemDetails ValueRefused(StripeValueRefusedException e)
+    {
+        var requestId = (e.InnerException as StripeException)?.StripeResponse?.RequestId;
+        LogValueRefused(logger, e.Field, requestId);
+        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError, "Stripe could not complete the request",
+            "The payment provider refused the details of this user's customer record. Try again; if it keeps failing, contact support with the trace id.", requestId);
     }
 
     /// <summary>The customer was replaced once and Stripe still says it is missing: something is wrong beyond self-healing.</summary>
@@ -196,6 +211,10 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Error, Message = "Stripe answered with a session this service cannot hand out: {Reason} ({StripeRequestId})")]
     private static partial void LogRejected(ILogger logger, string reason, string? stripeRequestId);
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Error,
+        Message = "Stripe refused the customer's {Field} on every attempt; the request ends here ({StripeRequestId})")]
+    private static partial void LogValueRefused(ILogger logger, CustomerField field, string? stripeRequestId);
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Error,
         Message = "Stripe does not know customer {CustomerId} even after it was replaced ({StripeRequestId})")]

@@ -1,29 +1,33 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Playwright;
 
 namespace BffSessions.Tests.Browser;
 
 /// <summary>
-/// The compose demo's sign-in with docker-compose.yml's own settings, without Docker: the API in Production with the
-/// api service's variables and tools/oidc-provider with the idp service's, in headless Chromium. Only what needs a
-/// container engine is swapped: free ports for 8080 and 3000 (in every URL), SQLite and a loopback Stripe stand-in
-/// for PostgreSQL and stripe-mock, and no telemetry export.
+/// The compose demo with docker-compose.yml's own settings, without Docker: the API in Production with the api
+/// service's variables, the Stripe stand-in's program (what its image runs) with the stripe service's, and
+/// tools/oidc-provider with the idp service's, in headless Chromium. Only what needs a container engine is swapped:
+/// free ports for 8080, 3000 and 12111 (in every URL), and SQLite for PostgreSQL; no telemetry export.
 /// </summary>
 [Collection(BrowserPrerequisites.Collection)] // one Chromium at a time: two on two cores miss Playwright's timeouts
 public sealed class ComposeDemoTests : StandInTest
 {
-    private static readonly string[] NotWithoutContainers =
-        ["ConnectionStrings__", "Database__", "Stripe__SecretKey", "Stripe__ApiBase", "OTEL_", "Telemetry__", "ASPNETCORE_"];
+    private static readonly string[] NotWithoutContainers = ["ConnectionStrings__", "Database__", "OTEL_", "Telemetry__", "ASPNETCORE_"];
 
     [SkippableFact]
-    public async Task The_demo_page_signs_in_at_the_stacks_provider_and_gets_a_session_in_Production()
+    public async Task The_demo_page_signs_in_gets_a_secret_for_each_element_and_a_deleted_customer_is_let_go_by_webhook()
     {
         BrowserPrerequisites.Require();
         var appPort = FreePort();
         var idpPort = FreePort();
+        await using var stripe = await StandInProcess.StartAsync(ComposeFile.Environment("stripe")
+            .ToDictionary(e => e.Key, e => (string?)e.Value.Replace("http://api:8080", $"http://localhost:{appPort}", StringComparison.Ordinal)));
         string Here(string value) => value
             .Replace("localhost:8080", $"localhost:{appPort}", StringComparison.Ordinal)
-            .Replace("localhost:3000", $"localhost:{idpPort}", StringComparison.Ordinal);
+            .Replace("localhost:3000", $"localhost:{idpPort}", StringComparison.Ordinal)
+            .Replace("http://stripe:12111", stripe.BaseAddress.ToString().TrimEnd('/'), StringComparison.Ordinal);
         var idp = ComposeFile.Environment("idp").ToDictionary(e => e.Key, e => Here(e.Value));
         idp["OIDC_PORT"] = idpPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var settings = ComposeFile.AsSettings(ComposeFile.Environment("api")
@@ -50,19 +54,60 @@ public sealed class ComposeDemoTests : StandInTest
             await page.ClickAsync("button[type=\"submit\"].login-submit"); // OIDC_AUTO_CONSENT: no consent page
             await page.WaitForURLAsync(application);
             await page.WaitForSelectorAsync("#signed-in:not([hidden])");
-            await page.ClickAsync("[data-component=pricingTable]");
-            await page.WaitForFunctionAsync("() => window.__stripe?.calls.some(c => c.fn === 'stripe-pricing-table')");
-
             Assert.Equal("User compose-ada", await page.TextContentAsync("#user-name"));
-            var customer = Assert.Single(Stripe.RequestsTo("/v1/customers"));
-            Assert.Equal("compose-ada", customer.Form["metadata[user_id]"]);
-            Assert.Equal(provider.Issuer.ToString().TrimEnd('/'), customer.Form["metadata[issuer]"].TrimEnd('/'));
-            Assert.Equal("true", Stripe.RequestsTo("/v1/customer_sessions")[^1].Form["components[pricing_table][enabled]"]);
+
+            // Each element gets a client secret of its own from the stand-in, as it would from Stripe.
+            foreach (var (component, call) in new[] { ("paymentElement", "elements"), ("pricingTable", "stripe-pricing-table"), ("buyButton", "stripe-buy-button") })
+            {
+                await page.ClickAsync($"[data-component={component}]");
+                await page.WaitForFunctionAsync($"() => window.__stripe?.calls.some(c => c.fn === '{call}')");
+            }
+
+            var secrets = (await page.EvaluateAsync<JsonElement>("() => window.__stripe.calls"))
+                .EnumerateArray().Where(c => c.TryGetProperty("customerSessionClientSecret", out _) || c.TryGetProperty("options", out _))
+                .Select(c => c.TryGetProperty("customerSessionClientSecret", out var s) ? s.GetString() : c.GetProperty("options").GetProperty("customerSessionClientSecret").GetString())
+                .ToList();
+            Assert.Equal(3, secrets.Distinct().Count());
+            Assert.All(secrets, secret => Assert.StartsWith("cuss_secret_", secret, StringComparison.Ordinal));
+            var sessions = await stripe.RequestsToAsync("/v1/customer_sessions");
+            Assert.Equal([200, 200, 200], sessions.Select(s => s.GetProperty("status").GetInt32()));
+            var creation = Assert.Single(await stripe.RequestsToAsync("/v1/customers"));
+            Assert.Equal("compose-ada", creation.GetProperty("form").GetProperty("metadata[user_id]").GetString());
+            var customer = sessions[0].GetProperty("form").GetProperty("customer").GetString()!;
+
+            // Deleted as in the Dashboard: the stand-in signs customer.deleted with compose's secret, the api takes it,
+            // and the user's next element is for a new customer, made before any session call can fail.
+            using var deleted = await stripe.Control.PostAsync($"/__standin/customers/{customer}/delete", null);
+            Assert.True(deleted.IsSuccessStatusCode);
+            await WaitForAsync(async () => (await stripe.Control.GetFromJsonAsync<JsonElement>("/__standin/webhooks"))
+                .EnumerateArray().Any(d => d.GetProperty("type").GetString() == "customer.deleted" && d.GetProperty("status").GetInt32() == 200));
+            await page.ClickAsync("[data-component=pricingTable]");
+            await WaitForAsync(async () => (await stripe.RequestsToAsync("/v1/customer_sessions")).Count == 4);
+
+            var creations = await stripe.RequestsToAsync("/v1/customers");
+            Assert.Equal(2, creations.Count);
+            Assert.Equal(customer, creations[1].GetProperty("form").GetProperty("metadata[replaces]").GetString());
+            Assert.All(await stripe.RequestsToAsync("/v1/customer_sessions"), s => Assert.Equal(200, s.GetProperty("status").GetInt32()));
             Assert.True(string.IsNullOrEmpty(provider.Errors) || !provider.Errors.Contains("error", StringComparison.OrdinalIgnoreCase), provider.Errors);
         }
         finally
         {
             Directory.Delete(userData, recursive: true);
         }
+    }
+
+    private static async Task WaitForAsync(Func<Task<bool>> condition)
+    {
+        for (var i = 0; i < 300; i++)
+        {
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Fail("The condition did not hold within 30 s.");
     }
 }

@@ -27,6 +27,7 @@ public sealed class OidcProviderProcess : IAsyncDisposable
         ["OIDC_REDIRECT_URI"] = new Uri(application, "/signin-oidc").ToString(),
         ["OIDC_POST_LOGOUT_REDIRECT_URI"] = new Uri(application, "/signout-callback-oidc").ToString(),
         ["OIDC_BACKCHANNEL_LOGOUT_URI"] = new Uri(application, "/bff/backchannel").ToString(),
+        ["OIDC_ACCOUNT_CLAIMS"] = Infrastructure.HostileClaims.ProviderClaims(),
     });
 
     /// <summary>The provider with the given OIDC_* environment (tools/oidc-provider/README.md); its issuer is http://localhost:OIDC_PORT.</summary>

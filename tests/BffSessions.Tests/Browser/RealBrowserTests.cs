@@ -58,7 +58,7 @@ public sealed class BrowserFixture : IAsyncLifetime
 
         var appPort = StandInTest.FreePort();
         Application = new Uri($"http://localhost:{appPort}");
-        Stripe = await StripeStandIn.StartAsync();
+        Stripe = await TestStripe.StartAsync();
         Provider = await OidcProviderProcess.StartAsync(StandInTest.FreePort(), Application);
         Api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>
         {
@@ -316,6 +316,24 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
         await SessionRowOrNullAsync(subject) ?? throw new InvalidOperationException($"No session row for {subject}.");
 
     /// <summary>Skips (or, under CI, fails) without Chromium, Node or the provider; otherwise a fresh browser with one page.</summary>
+    /// <summary>Claims Stripe would refuse, from a real provider's ID token: cleaned, cut or left out, and the user is served.</summary>
+    [SkippableFact]
+    public async Task A_provider_user_with_claims_Stripe_would_refuse_still_gets_a_session()
+    {
+        await using var browser = await OpenBrowserAsync();
+        var page = browser.Pages[0];
+        await SignInAtTheProviderAsync(page, HostileClaims.Login);
+
+        await page.ClickAsync("[data-component=pricingTable]");
+        await page.WaitForFunctionAsync("() => window.__stripe?.calls.some(c => c.fn === 'stripe-pricing-table')");
+
+        var creation = Assert.Single(fixture.Stripe.RequestsTo("/v1/customers"), c => c.Form["metadata[user_id]"] == HostileClaims.Login);
+        Assert.Equal(200, creation.Status);
+        Assert.Equal(HostileClaims.StripeName, creation.Form["name"]);
+        Assert.False(creation.Form.ContainsKey("email"));
+        Assert.Equal(200, fixture.Stripe.RequestsTo("/v1/customer_sessions")[^1].Status);
+    }
+
     private async Task<IBrowserContext> OpenBrowserAsync()
     {
         BrowserPrerequisites.Require();

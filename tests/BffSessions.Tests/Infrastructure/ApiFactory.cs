@@ -54,6 +54,8 @@ public class ApiFactory : WebApplicationFactory<Program>
             ["Stripe:MaxNetworkRetries"] = "2",
             ["Stripe:Timeout"] = "00:00:03",
             ["ConnectionStrings:Customers"] = $"Data Source={_database}",
+            // Development's offline stand-in keeps its customers beside the map, as it does beside the default database.
+            ["Stripe:OfflineStateFile"] = _database + ".stripe.json",
             ["Authentication:Schemes:Bearer:ValidIssuer"] = Issuer,
             ["Authentication:Schemes:Bearer:ValidAudiences:0"] = Audience,
             ["Authentication:Schemes:Bearer:SigningKeys:0:Issuer"] = Issuer,
@@ -162,7 +164,7 @@ public class ApiFactory : WebApplicationFactory<Program>
     {
         await base.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        foreach (var file in new[] { _database, _database + "-wal", _database + "-shm" })
+        foreach (var file in new[] { _database, _database + "-wal", _database + "-shm", _database + ".stripe.json" })
         {
             File.Delete(file);
         }

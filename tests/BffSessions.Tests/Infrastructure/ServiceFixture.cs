@@ -11,7 +11,7 @@ public sealed class ServiceFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Stripe = await StripeStandIn.StartAsync();
+        Stripe = await TestStripe.StartAsync();
         // The shared host documents its API: Swagger is off by default outside Development.
         Api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Swagger:Enabled"] = "true" });
         _ = Api.Server; // start the host now, so the first test does not pay for it in its own timing

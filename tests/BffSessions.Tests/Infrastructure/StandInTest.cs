@@ -13,7 +13,7 @@ public abstract class StandInTest : IAsyncLifetime
 
     protected StripeStandIn Stripe { get; private set; } = null!;
 
-    public virtual async Task InitializeAsync() => Stripe = await StripeStandIn.StartAsync();
+    public virtual async Task InitializeAsync() => Stripe = await TestStripe.StartAsync();
 
     public virtual async Task DisposeAsync()
     {

@@ -65,7 +65,7 @@ public sealed class TelemetryTests : StandInTest
         {
             var call = Assert.Single(spans, s => s.Source.Name == Telemetry.Name && (string?)s.GetTagItem(Telemetry.StripeOperationTag) == operation);
             Assert.Equal("ok", call.GetTagItem("bffsessions.stripe.outcome"));
-            Assert.StartsWith("req_standin_", (string)call.GetTagItem(Telemetry.StripeRequestIdTag)!, StringComparison.Ordinal);
+            Assert.Matches("^req_[A-Za-z0-9]{14}$", (string)call.GetTagItem(Telemetry.StripeRequestIdTag)!);
             var http = Assert.Single(spans, s => s.Kind == ActivityKind.Client && s.ParentSpanId == call.SpanId);
             Assert.Equal(operation, http.GetTagItem(Telemetry.StripeOperationTag));
             Assert.Equal(call.GetTagItem(Telemetry.StripeRequestIdTag), http.GetTagItem(Telemetry.StripeRequestIdTag));

@@ -43,7 +43,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
     {
         PostgresServer.Require();
         _database = await PostgresServer.StartAsync();
-        _stripe = await StripeStandIn.StartAsync();
+        _stripe = await TestStripe.StartAsync();
         _api = new ApiFactory(_stripe, _logs, settings: new Dictionary<string, string?>
         {
             ["Database:Provider"] = "Postgres",

@@ -110,8 +110,14 @@ public sealed class CustomerSessionIssuerTests
 
         public List<string> SessionsFor { get; } = [];
 
-        public Task<CustomerRef> CreateCustomerAsync(CustomerOwner owner, string? replacing, CustomerKind kind, CancellationToken cancellationToken) =>
+        public Task<CustomerRef> CreateCustomerAsync(CustomerCreation creation, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("The issuer creates customers through the resolver, never directly.");
+
+        public Task<IReadOnlyList<string>> FindCustomersMadeByAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("The issuer never settles creations.");
+
+        public Task DeleteCustomerAsync(string customerId, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("The issuer never deletes customers.");
 
         public Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
         {

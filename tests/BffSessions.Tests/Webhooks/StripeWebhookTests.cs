@@ -42,7 +42,7 @@ public sealed class StripeWebhookTests : StandInTest
         // The creation first, then the session for the new customer: no call for the deleted one, so none failed.
         Assert.Equal([CustomersPath, SessionsPath], Stripe.Requests.Select(r => r.Path));
         var creation = Stripe.RequestsTo(CustomersPath).Single();
-        Assert.EndsWith("-replacing-" + original, creation.Headers["Idempotency-Key"], StringComparison.Ordinal);
+        Assert.Equal(original, creation.Form["metadata[replaces]"]);
         Assert.Equal(replacement, Stripe.RequestsTo(SessionsPath).Single().Form["customer"]);
         Assert.Equal(replacement, (await api.StoredLinkAsync("deleted-in-dashboard"))?.CustomerId);
     }
