@@ -7,6 +7,12 @@ using BffSessions.Api.Payments;
 using BffSessions.Api.Webhooks;
 using BffSessions.Hosting;
 
+// `dotnet BffSessions.Api.dll migrate`: apply the migrations and exit (a deployment's one-shot step).
+if (args is ["migrate", ..])
+{
+    return await SchemaMigrations.RunCommandAsync(args);
+}
+
 var builder = WebApplication.CreateBuilder(args);
 
 builder.StopCleanlyOnSettingsErrors();  // a bad setting: one line naming it, exit code 1
@@ -48,5 +54,6 @@ app.MapDemoConfig();
 app.MapCustomerSessions();
 app.MapStripeWebhooks();
 
-await app.MigrateDatabaseAsync();
+await app.MigrateDatabaseAsync();       // unless Database:MigrateOnStartup=false; serialised across instances
 await app.RunAsync();
+return 0;

@@ -143,6 +143,26 @@ public sealed class ContainerFilesTests
         Assert.Contains(ApiService()["depends_on"] is YamlMappingNode dependsOn ? dependsOn.Children.Keys.Select(Scalar) : [], name => name == "stripe");
     }
 
+    /// <summary>
+    /// The schema is migrated once, by a one-shot service running the api's image with the migrate command and the
+    /// api's own database settings, before the api starts; the api then does not migrate itself.
+    /// </summary>
+    [Fact]
+    public void Compose_migrates_in_a_one_shot_step_before_the_api_starts()
+    {
+        var migrate = Services().Single(service => service.Name == "migrate").Service;
+        var api = ApiEnvironment();
+        var environment = ComposeFile.Environment("migrate");
+
+        Assert.Equal(".", Scalar(migrate["build"]));
+        Assert.Equal(["migrate"], ((YamlSequenceNode)migrate["command"]).Children.Select(Scalar));
+        Assert.Equal(api["ConnectionStrings__Customers"], environment["ConnectionStrings__Customers"]);
+        Assert.Equal(api["Database__Provider"], environment["Database__Provider"]);
+        Assert.Equal("false", api["Database__MigrateOnStartup"]);
+        var dependsOn = (YamlMappingNode)ApiService()["depends_on"];
+        Assert.Equal("service_completed_successfully", Scalar(((YamlMappingNode)dependsOn["migrate"])["condition"]));
+    }
+
     [Fact]
     public void The_final_image_stage_runs_as_a_non_root_user_on_8080_with_no_secret_in_its_environment()
     {

@@ -1,7 +1,6 @@
 using BffSessions.Api.Payments.Budget;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.DataProtection;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -51,26 +50,6 @@ public static class DataExtensions
         builder.Services.AddExceptionHandler<DatabaseProblemHandler>();
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         return builder;
-    }
-
-    /// <summary>Brings the schema up to date before the first request, unless Database:MigrateOnStartup is false.</summary>
-    public static async Task MigrateDatabaseAsync(this WebApplication app)
-    {
-        var options = app.Services.GetRequiredService<IOptions<DatabaseOptions>>().Value;
-        if (!options.MigrateOnStartup)
-        {
-            return;
-        }
-
-        var databases = app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
-        await using var db = await databases.CreateDbContextAsync();
-        if (options.Provider == DatabaseProvider.Sqlite
-            && Path.GetDirectoryName(Path.GetFullPath(new SqliteConnectionStringBuilder(options.ConnectionString).DataSource)) is { } directory)
-        {
-            Directory.CreateDirectory(directory);
-        }
-
-        await db.Database.MigrateAsync();
     }
 
     private static DatabaseProvider ReadProvider(IConfiguration configuration)
