@@ -17,6 +17,7 @@ public static class SettingsExtensions
     public static IHostApplicationBuilder AddRepositorySettings(this IHostApplicationBuilder builder)
     {
         var sources = ((IConfigurationBuilder)builder.Configuration).Sources;
+        FindEnvironmentSettingsBesideTheBinary(builder, sources);
         var defaults = new JsonConfigurationSource
         {
             Path = "appsettings.json",
@@ -33,5 +34,32 @@ public static class SettingsExtensions
         var secrets = new ConfigurationBuilder().AddKeyPerFile(SecretsDirectory, optional: true).Sources[0];
         sources.Insert(lastJson + 1, secrets);
         return builder;
+    }
+
+    /// <summary>
+    /// The host reads appsettings.{Environment}.json from the content root, the working directory: started from
+    /// anywhere else (<c>dotnet /app/BffSessions.Api.dll</c> from /), Production's settings would silently be missing.
+    /// Where the file is not in the content root but beside the binaries (where build and publish put it), it is read
+    /// from there. Development keeps the content root's copy, the one `dotnet user-jwts` edits.
+    /// </summary>
+    private static void FindEnvironmentSettingsBesideTheBinary(IHostApplicationBuilder builder, IList<IConfigurationSource> sources)
+    {
+        var file = $"appsettings.{builder.Environment.EnvironmentName}.json";
+        var index = sources.Select((source, index) => (source, index))
+            .FirstOrDefault(s => s.source is JsonConfigurationSource { Path: var path } && path == file).index;
+        var contentRoot = builder.Environment.ContentRootPath;
+        if (sources.ElementAtOrDefault(index) is not JsonConfigurationSource { Path: not null } source || source.Path != file
+            || File.Exists(Path.Combine(contentRoot, file)) || !File.Exists(Path.Combine(AppContext.BaseDirectory, file)))
+        {
+            return;
+        }
+
+        sources[index] = new JsonConfigurationSource
+        {
+            Path = file,
+            FileProvider = new PhysicalFileProvider(AppContext.BaseDirectory),
+            Optional = source.Optional,
+            ReloadOnChange = source.ReloadOnChange,
+        };
     }
 }
