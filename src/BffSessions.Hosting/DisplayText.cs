@@ -10,17 +10,17 @@ namespace BffSessions.Hosting;
 /// </summary>
 public static partial class DisplayText
 {
-    /// <summary>The longest name kept: Stripe's limit for a customer's name, the strictest place one goes.</summary>
+    /// <summary>The longest name this service keeps (the sign-in form's limit): Stripe's for a customer's name, the strictest place one goes.</summary>
     public const int MaxNameLength = 256;
 
-    /// <summary>The longest email address kept: Stripe's limit for a customer's email.</summary>
+    /// <summary>The longest email address this service keeps: Stripe's limit for a customer's email (an address within RFC 5321's lengths is shorter).</summary>
     public const int MaxEmailLength = 512;
 
     /// <summary>
-    /// <paramref name="value"/> fit to show as a name: control characters and line breaks (U+2028 and U+2029 too) become spaces; the
-    /// bidirectional overrides, embeddings and isolates (which make text read as something else) and angle brackets
+    /// <paramref name="value"/> fit to show as a name: control characters and line breaks (U+2028 and U+2029 too) become spaces;
+    /// invisible and direction-changing characters (which make text read as something else) and angle brackets
     /// (markup) are removed; runs of spaces collapse; and it is cut to <paramref name="maxLength"/> UTF-16 code units,
-    /// never inside a surrogate pair. Null when nothing is left.
+    /// never inside a character. Null when nothing is left.
     /// </summary>
     public static string? Clean(string? value, int maxLength)
     {
@@ -31,17 +31,25 @@ public static partial class DisplayText
 
         var text = new StringBuilder(Math.Min(value.Length, maxLength));
         var space = false;
-        foreach (var c in value)
+        foreach (var rune in value.EnumerateRunes())
         {
-            if (IsRemoved(c))
+            if (IsRemoved(rune))
             {
                 continue;
             }
 
-            if (char.IsControl(c) || char.IsWhiteSpace(c))
+            if (Rune.IsControl(rune) || Rune.IsWhiteSpace(rune))
             {
                 space = text.Length > 0;
                 continue;
+            }
+
+            // A space only where a character follows it, with room for both (never a trailing one); a character
+            // whole or not at all (never half of a surrogate pair).
+            var needed = (space ? 1 : 0) + rune.Utf16SequenceLength;
+            if (text.Length + needed > maxLength)
+            {
+                break;
             }
 
             if (space)
@@ -50,21 +58,7 @@ public static partial class DisplayText
                 space = false;
             }
 
-            text.Append(c);
-            if (text.Length >= maxLength)
-            {
-                break;
-            }
-        }
-
-        if (text.Length > maxLength)
-        {
-            text.Length = maxLength;
-        }
-
-        if (text.Length > 0 && char.IsHighSurrogate(text[^1]))
-        {
-            text.Length--;
+            text.Append(rune.ToString());
         }
 
         return text.Length == 0 ? null : text.ToString();
@@ -81,10 +75,21 @@ public static partial class DisplayText
         return address is { Length: > 0 } && address.Length <= maxLength && Address().IsMatch(address) ? address : null;
     }
 
-    /// <summary>Unicode's bidirectional controls (LRM, RLM, ALM, embeddings, overrides, isolates) and markup's brackets.</summary>
-    private static bool IsRemoved(char c) =>
-        c is '\u200E' or '\u200F' or '\u061C' or (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '<' or '>';
+    /// <summary>
+    /// What a reader cannot see or would misread: Unicode's format characters (the bidirectional controls, zero-width
+    /// spaces, the byte-order mark, word joiners, soft hyphens, tag characters), except the zero-width non-joiner and
+    /// joiner that some scripts and emoji need; the Hangul fillers, blank letters; a lone surrogate (broken text,
+    /// read as U+FFFD); and markup's brackets.
+    /// </summary>
+    private static bool IsRemoved(Rune rune) => rune.Value switch
+    {
+        0x200C or 0x200D => false,
+        '<' or '>' or 0x115F or 0x1160 or 0x3164 or 0xFFA0 or 0xFFFD => true,
+        _ => Rune.GetUnicodeCategory(rune) == System.Globalization.UnicodeCategory.Format,
+    };
 
+    // The Stripe stand-in judges addresses with its own copy of this rule (tools/StripeStandIn/StripeRules.cs), on
+    // purpose: it must not take the service's word. DisplayTextTests checks that the two agree.
     [GeneratedRegex(@"^(?=[^@]{1,64}@)[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@(?=[^@]{1,255}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$", RegexOptions.CultureInvariant)]
     private static partial Regex Address();
 }

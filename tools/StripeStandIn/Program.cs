@@ -62,20 +62,8 @@ internal static class Program
         await using var standIn = await StripeStandIn.StartAsync(options, url);
         Console.WriteLine($"listening on {standIn.BaseAddress.ToString().TrimEnd('/')}");
 
-        using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.Cancel();
-        try
-        {
-            await Task.Delay(Timeout.Infinite, stop.Token);
-        }
-        catch (OperationCanceledException)
-        {
-        }
+        // The host's own lifetime: SIGTERM (docker stop) and Ctrl+C end it.
+        await standIn.WaitForShutdownAsync();
     }
 
     private static double? Number(string name) =>

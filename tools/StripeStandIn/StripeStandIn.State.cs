@@ -18,7 +18,7 @@ public sealed partial class StripeStandIn
         {
             state = JsonNode.Parse(File.ReadAllText(file)) as JsonObject;
         }
-        catch (JsonException)
+        catch (Exception e) when (e is JsonException or IOException)
         {
             return; // a torn or foreign file: start empty, as Stripe's sandbox after a reset
         }
@@ -27,11 +27,12 @@ public sealed partial class StripeStandIn
         {
             foreach (var item in state?[name] as JsonArray ?? [])
             {
-                if (item?["object"] is JsonObject json && StripeRules.Text(json["id"]) is { } id
-                    && item["created"]?.GetValue<long>() is { } created)
+                // Anything not as written here (another program's file, a hand edit) is skipped, not trusted.
+                if (item?["object"] is JsonObject json && StripeRules.Text(json["id"]) is { } id && StripeRules.Text(item["account"]) is { } account
+                    && item["created"] is JsonValue created && created.TryGetValue<long>(out var createdAt))
                 {
-                    var stored = new StoredObject(id, json, DateTimeOffset.FromUnixTimeMilliseconds(created));
-                    stored.Restore(item["deleted"]?.GetValue<long>() is { } deleted ? DateTimeOffset.FromUnixTimeMilliseconds(deleted) : null);
+                    var stored = new StoredObject(id, account, json, DateTimeOffset.FromUnixTimeMilliseconds(createdAt));
+                    stored.Restore(item["deleted"] is JsonValue deleted && deleted.TryGetValue<long>(out var deletedAt) ? DateTimeOffset.FromUnixTimeMilliseconds(deletedAt) : null);
                     objects[id] = stored;
                 }
             }
@@ -68,6 +69,7 @@ public sealed partial class StripeStandIn
         new(objects.Values.Select(o => (JsonNode)new JsonObject
         {
             ["object"] = o.Json.DeepClone(),
+            ["account"] = o.Account,
             ["created"] = o.Created.ToUnixTimeMilliseconds(),
             ["deleted"] = o.Deleted?.ToUnixTimeMilliseconds(),
         }).ToArray());

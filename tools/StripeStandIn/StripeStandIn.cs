@@ -201,6 +201,9 @@ public sealed partial class StripeStandIn : IAsyncDisposable
         return false;
     }
 
+    /// <summary>Until the process is asked to stop (SIGTERM, Ctrl+C): the program's main loop.</summary>
+    public Task WaitForShutdownAsync() => _app.WaitForShutdownAsync();
+
     /// <summary>Waits for the webhook deliveries started so far to end.</summary>
     public Task WhenWebhooksDeliveredAsync() => _webhooks.WhenDeliveredAsync();
 
@@ -252,11 +255,6 @@ public sealed partial class StripeStandIn : IAsyncDisposable
 
         var request = await ReadAsync(http, path);
         Record(request);
-        if (Options.Latency > TimeSpan.Zero)
-        {
-            await Task.Delay(Options.Latency, Options.Time, http.RequestAborted);
-        }
-
         var answer = await AnswerAsync(request);
         request.Status = answer.Drop ? 0 : answer.Status;
         if (answer.Drop)
@@ -329,7 +327,7 @@ public sealed partial class StripeStandIn : IAsyncDisposable
 
         var route = Route(request.Method, request.Path);
         var live = key.Contains("_live_", StringComparison.Ordinal);
-        if (_rateLimiter.Refuse(key, live, route ?? "unknown", route == "customers.search") is { } reason)
+        if (_rateLimiter.Refuse(AccountOf(key), live, route ?? "unknown", route == "customers.search") is { } reason)
         {
             return Json(429, StripeError.Invalid("rate_limit", "Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.", null).ToJson())
                 .With("Stripe-Rate-Limited-Reason", reason)
@@ -344,7 +342,13 @@ public sealed partial class StripeStandIn : IAsyncDisposable
         var v2 = request.Path.StartsWith("/v2/", StringComparison.Ordinal);
         if (request.Method == "GET")
         {
-            return Validate(route, request) is { } invalid ? Json(invalid.Status, invalid.ToJson()) : Execute(request);
+            if (Validate(route, request) is { } invalid)
+            {
+                return Json(invalid.Status, invalid.ToJson());
+            }
+
+            await LatencyAsync();
+            return Execute(request);
         }
 
         // Stripe.net sends a key with every POST and DELETE; without one there is nothing to replay.
@@ -359,7 +363,7 @@ public sealed partial class StripeStandIn : IAsyncDisposable
             return Json(400, StripeError.Invalid("idempotency_key_too_long", $"Idempotency keys can be at most {StripeRules.MaxIdempotencyKeyLength} characters long.", null).ToJson());
         }
 
-        var begun = _idempotency.Begin(key, idempotencyKey, Fingerprint(request), v2);
+        var begun = _idempotency.Begin(AccountOf(key), idempotencyKey, Fingerprint(request), v2);
         switch (begun.Kind)
         {
             case IdempotencyStore.OutcomeKind.Replay:
@@ -401,6 +405,7 @@ public sealed partial class StripeStandIn : IAsyncDisposable
     /// <summary>The endpoint's work (or an override, or an injected fault), and the answer its work alone would give.</summary>
     private async Task<(StandInAnswer Answer, StandInAnswer? Done)> ExecuteOrInjectWithEffectAsync(StripeRequest request, bool v2)
     {
+        await LatencyAsync();
         if (_overrides.TryGetValue(request.Path, out var replace))
         {
             var attempt = _attempts.AddOrUpdate(request.Path, 1, (_, n) => n + 1);
@@ -424,6 +429,19 @@ public sealed partial class StripeStandIn : IAsyncDisposable
                 return (done with { Drop = true }, done);
             default:
                 return (failure, null);
+        }
+    }
+
+    /// <summary>
+    /// The time Stripe takes, inside the work: a caller that gives up meanwhile does not stop it (Stripe finishes and
+    /// stores the answer), and a retry under the same key meanwhile is a 409. Real time, whatever clock
+    /// <see cref="StandInOptions.Time"/> is: that clock says what Stripe remembers, not how long a call takes.
+    /// </summary>
+    private async Task LatencyAsync()
+    {
+        if (Options.Latency > TimeSpan.Zero)
+        {
+            await Task.Delay(Options.Latency, CancellationToken.None);
         }
     }
 
@@ -482,26 +500,36 @@ public sealed partial class StripeStandIn : IAsyncDisposable
         return route == "accounts.create" ? StripeRules.Account(request.Json) : null;
     }
 
+    /// <summary>
+    /// The account a key belongs to: its mode and secret part, so a secret and a restricted key of one account share
+    /// it (<c>sk_test_X</c>, <c>rk_test_X</c>), and another key's customers, sessions and idempotency keys are not its.
+    /// </summary>
+    private static string AccountOf(string apiKey) => apiKey.Length > 3 ? apiKey[3..] : apiKey;
+
+    private static string AccountOf(StripeRequest request) =>
+        AccountOf(request.Headers.GetValueOrDefault("Authorization") is { } auth && auth.StartsWith("Bearer ", StringComparison.Ordinal) ? auth["Bearer ".Length..] : "");
+
     /// <summary>The endpoint's own work, after validation.</summary>
     private StandInAnswer Execute(StripeRequest request)
     {
         var route = Route(request.Method, request.Path);
         var tree = request.Json ?? StripeParams.Tree(request.Form, out _) ?? [];
+        var account = AccountOf(request);
         return route switch
         {
-            "customers.create" => CreateCustomer(tree),
-            "customers.search" => SearchCustomers(tree),
-            "customers.retrieve" => RetrieveCustomer(IdAfter(request.Path, "/v1/customers/")!),
-            "customers.delete" => DeleteCustomerCall(IdAfter(request.Path, "/v1/customers/")!),
-            "customer_sessions.create" => CreateSession(tree),
-            "accounts.create" => CreateAccount(tree),
-            "accounts.retrieve" => RetrieveAccount(IdAfter(request.Path, "/v2/core/accounts/")!),
-            "accounts.close" => CloseAccount(IdAfter(request.Path[..^"/close".Length], "/v2/core/accounts/")!),
+            "customers.create" => CreateCustomer(account, tree),
+            "customers.search" => SearchCustomers(account, tree),
+            "customers.retrieve" => RetrieveCustomer(account, IdAfter(request.Path, "/v1/customers/")!),
+            "customers.delete" => DeleteCustomerCall(account, IdAfter(request.Path, "/v1/customers/")!),
+            "customer_sessions.create" => CreateSession(account, tree),
+            "accounts.create" => CreateAccount(account, tree),
+            "accounts.retrieve" => RetrieveAccount(account, IdAfter(request.Path, "/v2/core/accounts/")!),
+            "accounts.close" => CloseAccount(account, IdAfter(request.Path[..^"/close".Length], "/v2/core/accounts/")!),
             _ => Json(404, StripeError.Invalid(null, $"Unrecognized request URL ({request.Method}: {request.Path}).", null).ToJson()),
         };
     }
 
-    private StandInAnswer CreateCustomer(JsonObject form)
+    private StandInAnswer CreateCustomer(string owner, JsonObject form)
     {
         var now = Options.Time.GetUtcNow();
         var customer = Fixtures.Customer();
@@ -513,19 +541,19 @@ public sealed partial class StripeStandIn : IAsyncDisposable
         customer["description"] = form["description"]?.DeepClone();
         customer["discount"] = null;
         customer["metadata"] = form["metadata"]?.DeepClone() ?? new JsonObject();
-        _customers[id] = new StoredObject(id, customer, now);
+        _customers[id] = new StoredObject(id, owner, customer, now);
         Interlocked.Increment(ref _customersCreated);
         SaveState();
         return Json(200, customer);
     }
 
     /// <summary>Customer search: only what was indexed at least <see cref="StandInOptions.SearchLag"/> ago.</summary>
-    private StandInAnswer SearchCustomers(JsonObject query)
+    private StandInAnswer SearchCustomers(string owner, JsonObject query)
     {
         var clauses = StripeRules.SearchQuery(StripeRules.Text(query["query"]))!;
         var asOf = Options.Time.GetUtcNow() - Options.SearchLag;
         var found = _customers.Values
-            .Where(c => c.Created <= asOf && (c.Deleted is null || c.Deleted > asOf))
+            .Where(c => c.Account == owner && c.Created <= asOf && (c.Deleted is null || c.Deleted > asOf))
             .Where(c => clauses.All(clause => clause.Field switch
             {
                 "email" => StripeRules.Text(c.Json["email"]) == clause.Value,
@@ -545,13 +573,13 @@ public sealed partial class StripeStandIn : IAsyncDisposable
         });
     }
 
-    private StandInAnswer RetrieveCustomer(string id) => _customers.TryGetValue(id, out var customer)
+    private StandInAnswer RetrieveCustomer(string owner, string id) => _customers.TryGetValue(id, out var customer) && customer.Account == owner
         ? Json(200, customer.Deleted is null ? customer.Json : new JsonObject { ["id"] = id, ["object"] = "customer", ["deleted"] = true })
         : NotFound("customer", id);
 
-    private StandInAnswer DeleteCustomerCall(string id)
+    private StandInAnswer DeleteCustomerCall(string owner, string id)
     {
-        if (!_customers.TryGetValue(id, out var customer) || customer.Deleted is not null)
+        if (!_customers.TryGetValue(id, out var customer) || customer.Account != owner || customer.Deleted is not null)
         {
             return NotFound("customer", id);
         }
@@ -560,16 +588,16 @@ public sealed partial class StripeStandIn : IAsyncDisposable
         return Json(200, new JsonObject { ["id"] = id, ["object"] = "customer", ["deleted"] = true });
     }
 
-    private StandInAnswer CreateSession(JsonObject form)
+    private StandInAnswer CreateSession(string owner, JsonObject form)
     {
         var customer = StripeRules.Text(form["customer"]);
         var account = StripeRules.Text(form["customer_account"]);
-        if (customer is not null && (!_customers.TryGetValue(customer, out var c) || c.Deleted is not null))
+        if (customer is not null && (!_customers.TryGetValue(customer, out var c) || c.Account != owner || c.Deleted is not null))
         {
             return Json(400, StripeError.Invalid("resource_missing", $"No such customer: '{customer}'", "customer").ToJson());
         }
 
-        if (account is not null && (!_accounts.TryGetValue(account, out var a) || a.Deleted is not null))
+        if (account is not null && (!_accounts.TryGetValue(account, out var a) || a.Account != owner || a.Deleted is not null))
         {
             return Json(400, StripeError.Invalid("resource_missing", $"No such account: '{account}'", "customer_account").ToJson());
         }
@@ -602,7 +630,7 @@ public sealed partial class StripeStandIn : IAsyncDisposable
         return Json(200, session);
     }
 
-    private StandInAnswer CreateAccount(JsonObject body)
+    private StandInAnswer CreateAccount(string owner, JsonObject body)
     {
         var now = Options.Time.GetUtcNow();
         var id = "acct_" + RandomId(16);
@@ -617,18 +645,18 @@ public sealed partial class StripeStandIn : IAsyncDisposable
             ["created"] = now.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
             ["livemode"] = false,
         };
-        _accounts[id] = new StoredObject(id, account, now);
+        _accounts[id] = new StoredObject(id, owner, account, now);
         SaveState();
         return Json(200, account);
     }
 
-    private StandInAnswer RetrieveAccount(string id) => _accounts.TryGetValue(id, out var account)
+    private StandInAnswer RetrieveAccount(string owner, string id) => _accounts.TryGetValue(id, out var account) && account.Account == owner
         ? Json(200, account.Json)
         : NotFound("account", id);
 
-    private StandInAnswer CloseAccount(string id)
+    private StandInAnswer CloseAccount(string owner, string id)
     {
-        if (!_accounts.TryGetValue(id, out var account) || account.Deleted is not null)
+        if (!_accounts.TryGetValue(id, out var account) || account.Account != owner || account.Deleted is not null)
         {
             return NotFound("account", id);
         }
@@ -728,12 +756,15 @@ public sealed partial class StripeStandIn : IAsyncDisposable
     private static partial System.Text.RegularExpressions.Regex ApiKey();
 
     /// <summary>A customer or account Stripe holds, and when it was made and deleted.</summary>
-    private sealed class StoredObject(string id, JsonObject json, DateTimeOffset created)
+    private sealed class StoredObject(string id, string account, JsonObject json, DateTimeOffset created)
     {
         private readonly Lock _lock = new();
         private DateTimeOffset? _deleted;
 
         public string Id { get; } = id;
+
+        /// <summary>The Stripe account it belongs to (<see cref="AccountOf(string)"/>).</summary>
+        public string Account { get; } = account;
 
         public JsonObject Json { get; } = json;
 

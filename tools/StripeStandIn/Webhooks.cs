@@ -18,6 +18,7 @@ internal sealed class WebhookSender(StandInOptions options) : IDisposable
     private static readonly TimeSpan[] Backoff = [TimeSpan.Zero, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(8)];
 
     private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(10) };
+    private readonly CancellationTokenSource _stopping = new();
     private readonly ConcurrentQueue<WebhookDelivery> _deliveries = new();
     private readonly ConcurrentDictionary<Task, byte> _pending = new();
 
@@ -73,25 +74,32 @@ internal sealed class WebhookSender(StandInOptions options) : IDisposable
         var secret = options.WebhookSecret;
         var id = @event["id"]!.GetValue<string>();
         var body = @event.ToJsonString();
+        var stopping = _stopping.Token;
         var delivery = Task.Run(async () =>
         {
-            for (var attempt = 1; attempt <= Backoff.Length; attempt++)
+            for (var attempt = 1; attempt <= Backoff.Length && !stopping.IsCancellationRequested; attempt++)
             {
-                await Task.Delay(Backoff[attempt - 1], options.Time);
+                try
+                {
+                    await Task.Delay(Backoff[attempt - 1], stopping); // real time, as latency: a fake clock would never send
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // the stand-in is stopping: deliveries still waiting are dropped, as on a restart
+                }
+
                 using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
                 request.Headers.TryAddWithoutValidation("Stripe-Signature", Signature(secret, body, options.Time.GetUtcNow()));
                 request.Headers.UserAgent.ParseAdd("Stripe/1.0 (+https://stripe.com/docs/webhooks)");
                 var status = 0;
                 try
                 {
-                    using var response = await _http.SendAsync(request);
+                    using var response = await _http.SendAsync(request, stopping);
                     status = (int)response.StatusCode;
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException or OperationCanceledException or ObjectDisposedException)
                 {
-                }
-                catch (TaskCanceledException)
-                {
+                    // No answer: tried again after the next back-off, unless stopping.
                 }
 
                 _deliveries.Enqueue(new WebhookDelivery(id, type, attempt, status));
@@ -108,5 +116,10 @@ internal sealed class WebhookSender(StandInOptions options) : IDisposable
     internal static string NewId(string prefix) =>
         prefix + RandomNumberGenerator.GetString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789", 24);
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _http.Dispose();
+        _stopping.Dispose();
+    }
 }

@@ -1,6 +1,7 @@
 using BffSessions.Api.Customers;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.CustomerSessions;
 
@@ -9,10 +10,14 @@ namespace BffSessions.Api.CustomerSessions;
 /// customer was deleted (in the Dashboard, say) — replace it once and try once more. A second "deleted" for the
 /// replacement is not healed again: it escapes as <see cref="StripeCustomerMissingException"/>, a 502.
 /// </summary>
-public sealed class CustomerSessionIssuer(ICustomerResolver customers, IStripeGateway stripe, ServiceMetrics metrics)
+public sealed class CustomerSessionIssuer(
+    ICustomerResolver customers, IStripeGateway stripe, ServiceMetrics metrics, IOptions<StripeOptions> stripeOptions, TimeProvider time)
 {
     public async Task<IssuedSession> IssueAsync(CustomerOwner owner, SessionComponents components, CancellationToken cancellationToken)
     {
+        // Every Stripe call of this request (a first one creates the customer too) shares one Stripe:Timeout and one
+        // Stripe:BudgetWait, and counts as this user's in the budget's fair shares.
+        using var allowance = StripeAllowance.Begin(owner.Key, stripeOptions.Value, time);
         var options = components.ToStripeOptions();
         var customer = await customers.ResolveAsync(owner, cancellationToken);
         CreatedSession session;

@@ -29,8 +29,11 @@ public sealed class CustomerCreationAttempt
 
     public DateTime StartedAt { get; init; }
 
-    /// <summary>When the state last changed: an unsettled attempt is looked up in search once Stripe's search lag has passed since.</summary>
+    /// <summary>When the state last changed; an attempt open for <see cref="CustomerCreationSettler.OpenFor"/> since is settled.</summary>
     public DateTime UpdatedAt { get; set; }
+
+    /// <summary>When an unsettled attempt is next looked for in Stripe's search (it shows a new customer only after a lag).</summary>
+    public DateTime? SettleAfter { get; set; }
 
     public CustomerCreation ToCreation() => new(IdempotencyKey, Kind, Issuer, UserId, Email, Name, Replacing);
 
@@ -58,8 +61,11 @@ public enum CreationState
     Pending,
 
     /// <summary>
-    /// Stripe answered with a failure it keeps for the key (a 5xx): the key is spent, and a customer may exist anyway.
-    /// Settled by search after Stripe's search lag: a customer it finds is kept (if the user has none) or deleted.
+    /// Whether Stripe made a customer is unknown and the key is not to be sent again: Stripe answered with a failure
+    /// it keeps for the key (a 5xx, an idempotency_error), or the attempt was superseded (another kind, another
+    /// replacement), or it lost a race to another process on the same SQLite file. Settled by search
+    /// (CustomerCreationSettler): a customer it finds is kept if the user has none, and deleted otherwise. An Account v2
+    /// attempt, which search cannot find, is let go once Stripe no longer holds its key.
     /// </summary>
     Unsettled,
 }
@@ -81,8 +87,10 @@ public sealed class CustomerCreationAttemptConfiguration : IEntityTypeConfigurat
         builder.Property(a => a.State).HasColumnName("state").HasConversion<string>().HasMaxLength(16);
         builder.Property(a => a.StartedAt).HasColumnName("started_at").HasConversion(UtcDateTimes.Converter);
         builder.Property(a => a.UpdatedAt).HasColumnName("updated_at").HasConversion(UtcDateTimes.Converter);
-        // A user's open attempt is found by the user; the settler finds the ones due by state and age.
+        builder.Property(a => a.SettleAfter).HasColumnName("settle_after").HasConversion(UtcDateTimes.NullableConverter);
+        // A user's open attempt is found by the user; the settler finds the ones due by state and time.
         builder.HasIndex(a => new { a.Issuer, a.UserId });
+        builder.HasIndex(a => new { a.State, a.SettleAfter });
         builder.HasIndex(a => new { a.State, a.UpdatedAt });
     }
 }

@@ -2,6 +2,7 @@ using BffSessions.Api.Data;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Customers;
@@ -25,6 +26,8 @@ public interface ICustomerResolver
 /// </summary>
 public sealed partial class CustomerResolver(
     IDbContextFactory<AppDbContext> databases,
+    UserLocks locks,
+    CustomerCreations creations,
     IStripeGateway stripe,
     CustomerCache cache,
     ServiceMetrics metrics,
@@ -33,20 +36,6 @@ public sealed partial class CustomerResolver(
     TimeProvider time,
     ILogger<CustomerResolver> logger) : ICustomerResolver
 {
-    /// <summary>
-    /// A v1 attempt older than this is not sent again: Stripe prunes keys after at least 24 hours, and a pruned key
-    /// would make a second customer where the lost call made one. It is settled by search instead.
-    /// </summary>
-    private static readonly TimeSpan V1KeyLife = TimeSpan.FromHours(23);
-
-    /// <summary>API v2 keeps keys for 30 days.</summary>
-    private static readonly TimeSpan V2KeyLife = TimeSpan.FromDays(29);
-
-    // Striped per-user locks: a user's concurrent first requests in this instance wait for one creation instead of
-    // each asking the database lock (and Stripe). A fixed set of stripes keeps memory bounded; two users sharing a
-    // stripe only wait for each other's first request.
-    private readonly SemaphoreSlim[] _stripes = Enumerable.Range(0, 256).Select(_ => new SemaphoreSlim(1, 1)).ToArray();
-
     private readonly CustomerKind _newUsersKind = options.Value.Kind;
 
     private readonly string? _legacyIssuer = options.Value.LegacyIssuer is { Length: > 0 } legacy ? legacy : null;
@@ -58,7 +47,7 @@ public sealed partial class CustomerResolver(
             return cached;
         }
 
-        var link = await FindAsync(owner, cancellationToken);
+        var link = await FindAsync(owner.Issuer, owner.UserId, cancellationToken);
         if (link is { IsForgotten: false })
         {
             var stored = new CustomerRef(link.CustomerId, link.Kind);
@@ -76,38 +65,18 @@ public sealed partial class CustomerResolver(
         return CreateOnceAsync(owner, replacing: missingCustomerId, cancellationToken);
     }
 
-    private Task<CustomerRef> CreateOnceAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken) =>
-        UnderUserLockAsync(owner.Key, (owner, replacing), (state, token) => CreateOnceUnderLockAsync(state.owner, state.replacing, token), cancellationToken);
-
     /// <summary>
-    /// Runs <paramref name="work"/> holding the user's lock in this process (a stripe of them), within the database's
-    /// execution strategy: the whole step may run again on a fresh connection if PostgreSQL drops one (a restart, a
-    /// failover). The work takes the database's own lock on the user (<see cref="AppDbContext.LockAsync"/>), and must
-    /// be safe to repeat: creation is, because the attempt recorded before the call is sent again with its own key, and
+    /// Under the user's locks: whoever gets them second re-reads the map and finds the first one's customer. Safe to
+    /// repeat (the execution strategy may): the attempt recorded before the call is sent again under its own key, and
     /// Stripe answers it with the customer it made.
     /// </summary>
-    private async Task<T> UnderUserLockAsync<TState, T>(string key, TState state, Func<TState, CancellationToken, Task<T>> work, CancellationToken cancellationToken)
-    {
-        var gate = _stripes[(uint)StringComparer.Ordinal.GetHashCode(key) % (uint)_stripes.Length];
-        await gate.WaitAsync(cancellationToken);
-        try
-        {
-            await using var strategyContext = await databases.CreateDbContextAsync(cancellationToken);
-            return await strategyContext.Database.CreateExecutionStrategy().ExecuteAsync(
-                state, (_, s, token) => work(s, token), null, cancellationToken);
-        }
-        finally
-        {
-            gate.Release();
-        }
-    }
+    private Task<CustomerRef> CreateOnceAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken) =>
+        locks.RunAsync(owner.Key, (owner, replacing), (db, transaction, state, token) => CreateOnceUnderLockAsync(db, transaction, state.owner, state.replacing, token),
+            cancellationToken);
 
-    private async Task<CustomerRef> CreateOnceUnderLockAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
+    private async Task<CustomerRef> CreateOnceUnderLockAsync(
+        AppDbContext db, IDbContextTransaction? transaction, CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
     {
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        // Across instances (PostgreSQL): an advisory lock on the user, held until this transaction ends.
-        // Whoever gets it second re-reads below and finds the first one's customer.
-        await using var transaction = await db.LockAsync(owner.Key, cancellationToken);
         var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken)
             ?? await AdoptFromBeforeIssuersAsync(db, owner, cancellationToken);
         if (link is not null && link.CustomerId != replacing && !link.IsForgotten)
@@ -121,44 +90,25 @@ public sealed partial class CustomerResolver(
         replacing ??= link?.CustomerId;
         var (customer, key) = await CreateAsync(owner, replacing, cancellationToken);
         metrics.CustomerCreated(customer.Kind == CustomerKind.Account ? "account" : "customer", replacing is null ? "new" : "replaced");
-        var now = time.GetUtcNow();
-        if (link is null)
-        {
-            db.CustomerLinks.Add(new CustomerLink
-            {
-                Issuer = owner.Issuer, UserId = owner.UserId, CustomerId = customer.Id, Kind = customer.Kind, CreatedAt = now, UpdatedAt = now,
-            });
-        }
-        else
+        if (link is not null)
         {
             LogReplaced(logger, replacing, owner.UserId, customer.Id);
-            link.CustomerId = customer.Id;
-            link.Kind = customer.Kind;
-            link.UpdatedAt = now;
         }
 
-        try
+        if (!await PointAsync(db, link, owner.Issuer, owner.UserId, customer, mayLoseRace: transaction is null, cancellationToken))
         {
-            await db.SaveChangesAsync(cancellationToken);
-        }
-        catch (DbUpdateException) when (transaction is null)
-        {
-            // Without a database lock (SQLite), a second writer of the same user — another process on the same
-            // file — loses on the primary key; the row it lost to is the answer, and the customer this attempt made
-            // is nobody's: the settler deletes it once search shows it.
-            if (await FindAsync(owner, cancellationToken) is not { } winner)
-            {
-                throw;
-            }
-
-            await MarkUnsettledAsync(key, cancellationToken);
+            // Without a database lock (SQLite), another process on the same file wrote this user first; the customer
+            // it wrote is the answer, and the one this attempt made is nobody's: settled (deleted) once search shows it.
+            await creations.UnsettledAsync(key, cancellationToken);
+            var winner = await FindAsync(owner.Issuer, owner.UserId, cancellationToken)
+                ?? throw new InvalidOperationException("The user's map entry changed and then disappeared.");
             var won = new CustomerRef(winner.CustomerId, winner.Kind);
             cache.Set(owner.Key, won);
             return won;
         }
 
-        // After the map holds the customer (in the same transaction where there is one): a crash in between leaves
-        // an attempt whose customer the map already has, which settling keeps.
+        // After the map holds the customer (in the same transaction where there is one): a crash in between leaves an
+        // attempt whose customer the map already has, which settling keeps.
         await db.Set<CustomerCreationAttempt>().Where(a => a.IdempotencyKey == key).ExecuteDeleteAsync(cancellationToken);
         if (transaction is not null)
         {
@@ -170,185 +120,87 @@ public sealed partial class CustomerResolver(
     }
 
     /// <summary>
+    /// Points the user's map entry at <paramref name="customer"/>: a new row, or the one read under the lock, changed
+    /// only if it still names the customer it named then. False when another writer got there first, which
+    /// <paramref name="mayLoseRace"/> says is possible: only without the database's lock (SQLite, several processes).
+    /// </summary>
+    internal async Task<bool> PointAsync(AppDbContext db, CustomerLink? link, string issuer, string userId, CustomerRef customer, bool mayLoseRace,
+        CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        if (link is null)
+        {
+            db.CustomerLinks.Add(new CustomerLink
+            {
+                Issuer = issuer, UserId = userId, CustomerId = customer.Id, Kind = customer.Kind, CreatedAt = now, UpdatedAt = now,
+            });
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+                return true;
+            }
+            catch (DbUpdateException) when (mayLoseRace)
+            {
+                // The user's key is the primary key: the row another writer added first stands.
+                db.ChangeTracker.Clear();
+                return false;
+            }
+        }
+
+        var previous = link.CustomerId;
+        var changed = await db.CustomerLinks
+            .Where(l => l.Issuer == issuer && l.UserId == userId && l.CustomerId == previous)
+            .ExecuteUpdateAsync(set => set
+                .SetProperty(l => l.CustomerId, customer.Id)
+                .SetProperty(l => l.Kind, customer.Kind)
+                .SetProperty(l => l.UpdatedAt, now), cancellationToken) == 1;
+        if (!changed && !mayLoseRace)
+        {
+            throw new InvalidOperationException("The user's map entry changed while the database's lock on the user was held.");
+        }
+
+        return changed;
+    }
+
+    /// <summary>
     /// Creates the user's customer in Stripe, exactly once. The attempt is recorded before each call; an open one
     /// (its answer lost) is sent again with the same key and values, so Stripe answers with what it made. A failure
     /// Stripe keeps for the key spends it: the attempt is left for settling and a new one starts, as often as
-    /// Stripe.net would retry and within Stripe:Timeout, so one 500 costs the user this request at most. A name or
-    /// email Stripe refuses is left out of the next attempt.
+    /// Stripe.net would retry, within the request's <see cref="StripeOptions.Timeout"/> (the gateway ends it there), so
+    /// a 500 costs the user this request at most. A name or email Stripe refuses is left out of the next attempt,
+    /// once each, whatever the retries.
     /// </summary>
     private async Task<(CustomerRef Customer, string Key)> CreateAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
     {
-        var creation = await OpenAttemptAsync(owner, replacing, cancellationToken)
-            ?? await RecordAsync(CustomerCreation.Start(owner, _newUsersKind, replacing), cancellationToken);
-        var started = time.GetTimestamp();
-        for (var retry = 0; ; retry++)
+        var creation = await creations.OpenAsync(owner, _newUsersKind, replacing, cancellationToken)
+            ?? await creations.RecordAsync(CustomerCreation.Start(owner, _newUsersKind, replacing), cancellationToken);
+        for (var spent = 0; ;)
         {
-            var another = retry < stripeOptions.Value.MaxNetworkRetries && time.GetElapsedTime(started) < stripeOptions.Value.Timeout;
             try
             {
                 return (await stripe.CreateCustomerAsync(creation, cancellationToken), creation.Key);
             }
             catch (StripeKeySpentException)
             {
-                await MarkUnsettledAsync(creation.Key, cancellationToken);
+                await creations.UnsettledAsync(creation.Key, cancellationToken);
                 LogKeySpent(logger, owner.UserId);
-                if (!another)
+                if (++spent > stripeOptions.Value.MaxNetworkRetries)
                 {
                     throw;
                 }
 
-                await Task.Delay(StripeFailures.RetryDelay(retry), time, cancellationToken);
-                creation = await RecordAsync(creation.Again(), cancellationToken);
+                await Task.Delay(StripeFailures.RetryDelay(spent - 1), time, cancellationToken);
+                creation = await creations.RecordAsync(creation.Again(), cancellationToken);
             }
-            catch (StripeValueRefusedException refused)
+            catch (StripeValueRefusedException refused) when (creation.Has(refused.Field))
             {
-                // Stripe stored nothing and made nothing: the attempt is simply gone.
-                await ForgetAttemptAsync(creation.Key, cancellationToken);
+                // Stripe stored nothing and made nothing: the attempt is simply gone. Each field is left out once at
+                // most, so this ends.
+                await creations.ForgetAsync(creation.Key, cancellationToken);
                 LogValueRefused(logger, refused.Field, owner.UserId);
-                if (!another)
-                {
-                    throw;
-                }
-
-                creation = await RecordAsync(creation.Without(refused.Field), cancellationToken);
+                creation = await creations.RecordAsync(creation.Without(refused.Field), cancellationToken);
             }
         }
-    }
-
-    /// <summary>
-    /// The user's open attempt, when it is still one to send again: of the kind and for the replacement asked now,
-    /// and young enough that Stripe still holds its key. Any other open attempt is left for settling.
-    /// </summary>
-    private async Task<CustomerCreation?> OpenAttemptAsync(CustomerOwner owner, string? replacing, CancellationToken cancellationToken)
-    {
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        var open = await db.Set<CustomerCreationAttempt>().AsNoTracking()
-            .Where(a => a.Issuer == owner.Issuer && a.UserId == owner.UserId && a.State == CreationState.Pending)
-            .ToListAsync(cancellationToken);
-        var now = time.GetUtcNow().UtcDateTime;
-        var usable = open.Where(a => a.Kind == _newUsersKind && a.Replacing == replacing
-                && now - a.StartedAt < (a.Kind == CustomerKind.Account ? V2KeyLife : V1KeyLife))
-            .MaxBy(a => a.StartedAt);
-        foreach (var stale in open.Where(a => a != usable))
-        {
-            await MarkUnsettledAsync(stale.IdempotencyKey, cancellationToken);
-        }
-
-        return usable?.ToCreation();
-    }
-
-    /// <summary>Records <paramref name="creation"/>, committed on its own before Stripe is called, whatever transaction the caller holds.</summary>
-    private async Task<CustomerCreation> RecordAsync(CustomerCreation creation, CancellationToken cancellationToken)
-    {
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        db.Add(CustomerCreationAttempt.Of(creation, time.GetUtcNow().UtcDateTime));
-        await db.SaveChangesAsync(cancellationToken);
-        return creation;
-    }
-
-    private async Task MarkUnsettledAsync(string key, CancellationToken cancellationToken)
-    {
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        var now = time.GetUtcNow().UtcDateTime;
-        await db.Set<CustomerCreationAttempt>().Where(a => a.IdempotencyKey == key)
-            .ExecuteUpdateAsync(set => set.SetProperty(a => a.State, CreationState.Unsettled).SetProperty(a => a.UpdatedAt, now), cancellationToken);
-    }
-
-    private async Task ForgetAttemptAsync(string key, CancellationToken cancellationToken)
-    {
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        await db.Set<CustomerCreationAttempt>().Where(a => a.IdempotencyKey == key).ExecuteDeleteAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// Settles the attempt keyed <paramref name="key"/>, whose outcome Stripe left unknown: the customers it made, as
-    /// search shows them, are kept when the user has none (the user's map entry points at it) and deleted otherwise,
-    /// so no user keeps two live customers. Under the user's locks, as creation. An Account v2 attempt (no search in
-    /// v2) is let go only once Stripe no longer holds its key.
-    /// </summary>
-    public async Task SettleAsync(string key, CancellationToken cancellationToken)
-    {
-        CustomerCreationAttempt? attempt;
-        await using (var db = await databases.CreateDbContextAsync(cancellationToken))
-        {
-            attempt = await db.Set<CustomerCreationAttempt>().AsNoTracking().SingleOrDefaultAsync(a => a.IdempotencyKey == key, cancellationToken);
-        }
-
-        if (attempt is null)
-        {
-            return;
-        }
-
-        var owner = CustomerOwner.KeyOf(attempt.Issuer, attempt.UserId);
-        await UnderUserLockAsync(owner, attempt, async (attempt, token) =>
-        {
-            await using var db = await databases.CreateDbContextAsync(token);
-            await using var transaction = await db.LockAsync(owner, token);
-            if (!await db.Set<CustomerCreationAttempt>().AnyAsync(a => a.IdempotencyKey == attempt.IdempotencyKey, token))
-            {
-                return 0; // settled meanwhile, here or on another instance
-            }
-
-            if (attempt.Kind == CustomerKind.Account)
-            {
-                if (time.GetUtcNow().UtcDateTime - attempt.StartedAt < V2KeyLife)
-                {
-                    return 0;
-                }
-
-                LogAccountAttemptAbandoned(logger, attempt.UserId);
-            }
-            else
-            {
-                var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == attempt.Issuer && l.UserId == attempt.UserId, token);
-                foreach (var made in await stripe.FindCustomersMadeByAsync(attempt.IdempotencyKey, token))
-                {
-                    if (link is not null && link.CustomerId == made)
-                    {
-                        continue;
-                    }
-
-                    if (link is null || (link.IsForgotten && link.CustomerId == attempt.Replacing))
-                    {
-                        link = Adopt(db, link, attempt, made);
-                        LogAdoptedLost(logger, made, attempt.UserId);
-                        continue;
-                    }
-
-                    await stripe.DeleteCustomerAsync(made, token);
-                    LogDeletedSecond(logger, made, attempt.UserId);
-                }
-            }
-
-            await db.SaveChangesAsync(token);
-            await db.Set<CustomerCreationAttempt>().Where(a => a.IdempotencyKey == attempt.IdempotencyKey).ExecuteDeleteAsync(token);
-            if (transaction is not null)
-            {
-                await transaction.CommitAsync(token);
-            }
-
-            cache.Remove(owner);
-            return 0;
-        }, cancellationToken);
-    }
-
-    private CustomerLink Adopt(AppDbContext db, CustomerLink? link, CustomerCreationAttempt attempt, string customerId)
-    {
-        var now = time.GetUtcNow();
-        if (link is null)
-        {
-            link = new CustomerLink
-            {
-                Issuer = attempt.Issuer, UserId = attempt.UserId, CustomerId = customerId, Kind = CustomerKind.Customer, CreatedAt = now, UpdatedAt = now,
-            };
-            db.CustomerLinks.Add(link);
-            return link;
-        }
-
-        link.CustomerId = customerId;
-        link.Kind = CustomerKind.Customer;
-        link.UpdatedAt = now;
-        return link;
     }
 
     /// <summary>
@@ -371,18 +223,17 @@ public sealed partial class CustomerResolver(
         foreach (var (issuer, userId) in holders)
         {
             var key = CustomerOwner.KeyOf(issuer, userId);
-            forgotten |= await UnderUserLockAsync(key, (issuer, userId, customerId), (state, token) =>
-                ForgetUnderLockAsync(state.issuer, state.userId, state.customerId, token), cancellationToken);
+            forgotten |= await locks.RunAsync(key, (issuer, userId, customerId), (db, transaction, state, token) =>
+                ForgetUnderLockAsync(db, transaction, state.issuer, state.userId, state.customerId, token), cancellationToken);
             cache.Remove(key);
         }
 
         return forgotten;
     }
 
-    private async Task<bool> ForgetUnderLockAsync(string issuer, string userId, string customerId, CancellationToken cancellationToken)
+    private async Task<bool> ForgetUnderLockAsync(
+        AppDbContext db, IDbContextTransaction? transaction, string issuer, string userId, string customerId, CancellationToken cancellationToken)
     {
-        await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        await using var transaction = await db.LockAsync(CustomerOwner.KeyOf(issuer, userId), cancellationToken);
         var link = await db.CustomerLinks.SingleOrDefaultAsync(l => l.Issuer == issuer && l.UserId == userId, cancellationToken);
         if (link is null || link.CustomerId != customerId)
         {
@@ -422,11 +273,10 @@ public sealed partial class CustomerResolver(
         return await db.CustomerLinks.SingleAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
     }
 
-    private async Task<CustomerLink?> FindAsync(CustomerOwner owner, CancellationToken cancellationToken)
+    private async Task<CustomerLink?> FindAsync(string issuer, string userId, CancellationToken cancellationToken)
     {
         await using var db = await databases.CreateDbContextAsync(cancellationToken);
-        return await db.CustomerLinks.AsNoTracking()
-            .FirstOrDefaultAsync(l => l.Issuer == owner.Issuer && l.UserId == owner.UserId, cancellationToken);
+        return await db.CustomerLinks.AsNoTracking().FirstOrDefaultAsync(l => l.Issuer == issuer && l.UserId == userId, cancellationToken);
     }
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Warning,
@@ -435,17 +285,6 @@ public sealed partial class CustomerResolver(
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Stripe refused the {Field} of user {UserId}: the customer is created without it")]
     private static partial void LogValueRefused(ILogger logger, CustomerField field, string userId);
-
-    [LoggerMessage(EventId = 3006, Level = LogLevel.Information, Message = "Customer {CustomerId}, made by a creation whose answer was a failure, is user {UserId}'s")]
-    private static partial void LogAdoptedLost(ILogger logger, string customerId, string userId);
-
-    [LoggerMessage(EventId = 3007, Level = LogLevel.Warning,
-        Message = "Deleted customer {CustomerId}, made by a creation of user {UserId} whose answer was a failure: the user has another")]
-    private static partial void LogDeletedSecond(ILogger logger, string customerId, string userId);
-
-    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning,
-        Message = "An Account v2 creation of user {UserId} had no answer for 29 days: let go (Stripe keeps v2 keys 30 days; an account it made is not found by search)")]
-    private static partial void LogAccountAttemptAbandoned(ILogger logger, string userId);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Information, Message = "User {UserId} from before issuers were recorded keeps their customer, as a user of {Issuer}")]
     private static partial void LogAdopted(ILogger logger, string userId, string issuer);

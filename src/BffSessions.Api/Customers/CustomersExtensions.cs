@@ -9,6 +9,8 @@ public static class CustomersExtensions
             .ValidateDataAnnotations()
             .ValidateOnStart();
         builder.Services.AddSingleton<CustomerCache>();
+        builder.Services.AddSingleton<UserLocks>();
+        builder.Services.AddSingleton<CustomerCreations>();
         builder.Services.AddSingleton<CustomerResolver>();
         builder.Services.AddSingleton<ICustomerResolver>(services => services.GetRequiredService<CustomerResolver>());
         builder.Services.AddHostedService<LegacyIssuerReport>();

@@ -29,3 +29,6 @@ public sealed record CustomerOwner(string Issuer, string UserId, string? Email, 
 
 /// <summary>What this service reads of Stripe's customer session: the client secret and when it expires (UTC).</summary>
 public sealed record CreatedSession(string ClientSecret, DateTime ExpiresAt);
+
+/// <summary>A customer Stripe's search found, and the creation attempt that made it (its idempotency key), if it says.</summary>
+public sealed record MadeCustomer(string Id, string? CreationKey);

@@ -49,7 +49,7 @@ public static partial class PaymentsExtensions
             .AddHttpMessageHandler<StripeBudgetHandler>()
             .ConfigurePrimaryHttpMessageHandler(services =>
                 services.GetRequiredService<IOptions<StripeOptions>>().Value.UsesOfflineStandIn
-                    ? OfflineStripe.Handler(services)
+                    ? services.GetRequiredService<OfflineStripe>().CreateHandler()
                     : new SocketsHttpHandler
                     {
                         PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -71,6 +71,7 @@ public static partial class PaymentsExtensions
         builder.Services.AddSingleton<StripeBudget>();
         builder.Services.AddTransient<StripeBudgetHandler>();
         builder.Services.AddTransient<StripeIdempotencyHandler>();
+        builder.Services.AddSingleton<OfflineStripe>(); // built only when resolved: in Development without a key
         builder.Services.AddSingleton<IStripeGateway, StripeGateway>();
         builder.Services.AddExceptionHandler<StripeProblemHandler>();
         builder.Services.AddHostedService<OfflineStandInWarning>();

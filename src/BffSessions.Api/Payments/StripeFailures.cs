@@ -69,7 +69,9 @@ public static class StripeFailures
     /// whether it succeeds or fails", and an <c>idempotency_error</c>. A retry under the same key only replays it.
     /// </summary>
     public static bool IsKeptForKey(StripeException e) =>
-        (int)e.HttpStatusCode >= 500 || e.StripeError?.Type == "idempotency_error";
+        // A 409 (the key's first request still running) is not: Stripe stores nothing for it, and the first request
+        // may yet make the customer. Stripe.net retries it under the same key, which is right.
+        (int)e.HttpStatusCode >= 500 || (e.HttpStatusCode == System.Net.HttpStatusCode.BadRequest && e.StripeError?.Type == "idempotency_error");
 
     /// <summary>The identity field Stripe refused, when a 400 names one (the customer's, or an Account's contact).</summary>
     public static CustomerField? RefusedField(StripeException e) =>

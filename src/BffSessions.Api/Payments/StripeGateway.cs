@@ -20,10 +20,11 @@ public interface IStripeGateway
     Task<CustomerRef> CreateCustomerAsync(CustomerCreation creation, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The customers that the attempt keyed <paramref name="idempotencyKey"/> made, by Stripe's search (which shows a
-    /// new customer only after <see cref="StripeOptions.SearchLag"/>): how a creation that ended in a 500 is settled.
+    /// The customers Stripe's search shows for the user, with the creation attempt that made each (metadata
+    /// <c>bffsessions_creation</c>): how creations whose outcome Stripe left unknown are settled. Search shows a new
+    /// customer only after <see cref="StripeOptions.SearchLag"/>.
     /// </summary>
-    Task<IReadOnlyList<string>> FindCustomersMadeByAsync(string idempotencyKey, CancellationToken cancellationToken);
+    Task<IReadOnlyList<MadeCustomer>> FindCustomersOfAsync(string issuer, string userId, CancellationToken cancellationToken);
 
     /// <summary>Deletes a customer no user has (made by a creation whose answer was a failure). One already gone is no error.</summary>
     Task DeleteCustomerAsync(string customerId, CancellationToken cancellationToken);
@@ -68,7 +69,8 @@ public sealed class StripeGateway(
                 var account = new Stripe.V2.Core.AccountCreateOptions
                 {
                     ContactEmail = creation.Email,
-                    DisplayName = creation.Name ?? creation.Email,
+                    // An address may be longer than a display name may be (320 against 256): cut as a name is.
+                    DisplayName = creation.Name ?? StripeCustomerFields.Name(creation.Email),
                     Metadata = creation.Metadata(),
                     Configuration = new Stripe.V2.Core.AccountCreateConfigurationOptions { Customer = new() },
                 };
@@ -90,12 +92,18 @@ public sealed class StripeGateway(
         }
     }
 
-    public async Task<IReadOnlyList<string>> FindCustomersMadeByAsync(string idempotencyKey, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<MadeCustomer>> FindCustomersOfAsync(string issuer, string userId, CancellationToken cancellationToken)
     {
-        // The key holds only letters, digits and dashes: nothing to escape in the query.
-        var search = new CustomerSearchOptions { Query = $"metadata['{StripeCustomerFields.CreationKeyMetadata}']:'{idempotencyKey}'", Limit = 10 };
+        // Stripe's query language quotes values in ' and escapes with \; the issuer is compared here, as stored.
+        var search = new CustomerSearchOptions { Query = $"metadata['user_id']:'{Quote(StripeCustomerFields.MetadataValue(userId))}'", Limit = 100 };
         var found = await CallAsync("customers.search", token => client.V1.Customers.SearchAsync(search, cancellationToken: token), cancellationToken);
-        return found.Data.Select(c => c.Id).ToList();
+        var issuerValue = StripeCustomerFields.MetadataValue(issuer);
+        return found.Data
+            .Where(c => c.Metadata?.GetValueOrDefault("issuer") == issuerValue && c.Metadata?.GetValueOrDefault("user_id") == StripeCustomerFields.MetadataValue(userId))
+            .Select(c => new MadeCustomer(c.Id, c.Metadata.GetValueOrDefault(StripeCustomerFields.CreationKeyMetadata)))
+            .ToList();
+
+        static string Quote(string value) => value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("'", "\\'", StringComparison.Ordinal);
     }
 
     public async Task DeleteCustomerAsync(string customerId, CancellationToken cancellationToken)
@@ -212,8 +220,15 @@ public sealed class StripeGateway(
             throw new StripeBusyException();
         }
 
+        // The request's calls share one Stripe:Timeout (StripeAllowance); a call outside a request gets it whole.
+        var left = StripeAllowance.Active?.TimeLeft ?? _timeout;
+        if (left <= TimeSpan.Zero)
+        {
+            throw new StripeTimeoutException(_timeout, new TimeoutException("No time is left of the request's Stripe:Timeout."));
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
-        timeout.CancelAfter(_timeout);
+        timeout.CancelAfter(left < _timeout ? left : _timeout);
         for (var retry = 0; ; retry++)
         {
             try

@@ -35,6 +35,8 @@ public sealed class ComposeDemoTests : StandInTest
             .Select(e => KeyValuePair.Create(e.Key, Here(e.Value))));
 
         await using var provider = await OidcProviderProcess.StartAsync(idp);
+        // compose's Stripe__ApiBase and key (rewritten above) point the API at the stand-in's process, not at the
+        // in-process stand-in every StandInTest has.
         await using var api = new ApiFactory(Stripe, Logs, "Production", settings);
         api.UseKestrel(appPort);
         api.StartServer();
@@ -73,6 +75,7 @@ public sealed class ComposeDemoTests : StandInTest
             Assert.Equal([200, 200, 200], sessions.Select(s => s.GetProperty("status").GetInt32()));
             var creation = Assert.Single(await stripe.RequestsToAsync("/v1/customers"));
             Assert.Equal("compose-ada", creation.GetProperty("form").GetProperty("metadata[user_id]").GetString());
+            Assert.Equal(provider.Issuer.ToString().TrimEnd('/'), creation.GetProperty("form").GetProperty("metadata[issuer]").GetString()!.TrimEnd('/'));
             var customer = sessions[0].GetProperty("form").GetProperty("customer").GetString()!;
 
             // Deleted as in the Dashboard: the stand-in signs customer.deleted with compose's secret, the api takes it,

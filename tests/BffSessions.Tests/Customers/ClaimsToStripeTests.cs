@@ -18,7 +18,6 @@ public sealed class ClaimsToStripeTests(ServiceFixture fixture) : ServiceTest(fi
         { "not an address", HostileClaims.Email, null },
         { "a display name around it", "Ada Lovelace <ada@example.com>", null },
         { "no domain label", "ada@localhost", null },
-        { "over 512 characters", new string('a', 500) + "@example.com" + new string('m', 10), null },
         { "65 characters before the @", new string('a', 65) + "@example.com", null },
         { "non-ASCII", "adä@example.com", null },
         { "with a line break", "ada@example.com\nBcc: eve@example.com", null },

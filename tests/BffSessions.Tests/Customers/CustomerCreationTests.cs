@@ -3,9 +3,11 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using BffSessions.Api.Customers;
 using BffSessions.Api.Data;
+using BffSessions.Api.Payments;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BffSessions.Tests.Customers;
 
@@ -103,49 +105,45 @@ public sealed class CustomerCreationTests : StandInTest
     [Fact]
     public async Task A_customer_Stripe_made_behind_a_500_is_deleted_once_search_shows_it_and_the_user_keeps_one()
     {
-        // Stripe makes the customer and answers 500 anyway: the outcome is unknown until search can show it.
-        Stripe.Options.SearchLag = TimeSpan.FromSeconds(1);
+        // Stripe makes the customer and answers 500 anyway: the outcome is unknown until search can show it. The
+        // stand-in's clock stands still, so its search shows nothing new until the test moves it on.
+        var stripeClock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        Stripe.Options.Time = stripeClock;
         Stripe.Inject(new Fault { Path = CustomersPath, Status = 500, Mode = FaultMode.After, Times = 1 });
-        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
-        {
-            ["Stripe:SearchLag"] = "00:00:01.500",
-            ["Customers:SettleInterval"] = "01:00:00", // the test settles by hand, once the lag has passed
-        });
+        await using var api = Settling(Stripe, Logs);
         using var client = api.CreateClientFor("behind-a-500-user");
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
         var kept = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString();
         Assert.Equal(2, Stripe.Customers.Count(c => c.UserId == "behind-a-500-user"));
-
         var settler = api.Services.GetRequiredService<CustomerCreationSettler>();
-        Assert.Equal(0, await settler.SettleDueAsync(CancellationToken.None)); // too early: search would not show it yet
-        await Task.Delay(TimeSpan.FromSeconds(1.6));
-        Assert.Equal(1, await settler.SettleDueAsync(CancellationToken.None));
+
+        await SettleAfterTheLagAsync(settler); // search does not show it yet: looked for again later
+        Assert.Equal(2, Stripe.Customers.Count(c => c.UserId == "behind-a-500-user"));
+        Assert.Equal(1, await AttemptsLeftAsync(api, "behind-a-500-user"));
+        stripeClock.Advance(TimeSpan.FromMinutes(1));
+        await SettleAfterTheLagAsync(settler);
 
         Assert.Equal(kept, Assert.Single(Stripe.Customers, c => c.UserId == "behind-a-500-user").Id);
         Assert.Equal(2, Stripe.AllCustomers.Count(c => c.UserId == "behind-a-500-user"));
         Assert.Equal(kept, (await api.StoredLinkAsync("behind-a-500-user"))?.CustomerId);
         Assert.Equal(0, await AttemptsLeftAsync(api, "behind-a-500-user"));
-        Assert.Single(Stripe.RequestsTo("/v1/customers/search"));
+        Assert.Equal(2, Stripe.RequestsTo("/v1/customers/search").Count);
     }
 
     [Fact]
     public async Task A_user_who_never_came_back_after_a_500_gets_the_customer_Stripe_made_anyway()
     {
-        Stripe.Options.SearchLag = TimeSpan.FromSeconds(1);
-        Stripe.Inject(new Fault { Path = CustomersPath, Status = 500, Mode = FaultMode.After, Times = 3 });
-        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
-        {
-            ["Stripe:SearchLag"] = "00:00:01.500",
-            ["Stripe:MaxNetworkRetries"] = "0",
-            ["Customers:SettleInterval"] = "01:00:00",
-        });
+        var stripeClock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        Stripe.Options.Time = stripeClock;
+        Stripe.Inject(new Fault { Path = CustomersPath, Status = 500, Mode = FaultMode.After, Times = 1 });
+        await using var api = Settling(Stripe, Logs, ("Stripe:MaxNetworkRetries", "0"));
         using var client = api.CreateClientFor("gone-after-500-user");
         using var failed = await client.PostAsJsonAsync("/api/customer-sessions", Request);
         await HttpAssert.ProblemAsync(failed, HttpStatusCode.BadGateway);
         var made = Assert.Single(Stripe.Customers, c => c.UserId == "gone-after-500-user").Id;
 
-        await Task.Delay(TimeSpan.FromSeconds(1.6));
-        await api.Services.GetRequiredService<CustomerCreationSettler>().SettleDueAsync(CancellationToken.None);
+        stripeClock.Advance(TimeSpan.FromMinutes(1));
+        await SettleAfterTheLagAsync(api.Services.GetRequiredService<CustomerCreationSettler>());
         Stripe.Reset();
         using var back = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
@@ -153,6 +151,140 @@ public sealed class CustomerCreationTests : StandInTest
         Assert.Equal(made, (await back.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString());
         Assert.Empty(Stripe.RequestsTo(CustomersPath));
         Assert.Single(Stripe.Customers, c => c.UserId == "gone-after-500-user");
+    }
+
+    [Fact]
+    public async Task Attempts_that_cannot_be_settled_yet_do_not_hold_up_the_ones_that_can()
+    {
+        var stripeClock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        Stripe.Options.Time = stripeClock;
+        await using var api = Settling(Stripe, Logs);
+        await using (var db = await api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync())
+        {
+            // Thirty Account v2 attempts left open two hours ago: Stripe holds their keys for 30 days, so they are not due.
+            var twoHoursAgo = DateTime.UtcNow.AddHours(-2);
+            db.AddRange(Enumerable.Range(0, 30).Select(i => new CustomerCreationAttempt
+            {
+                IdempotencyKey = $"bffsessions-account-{i:D32}", Issuer = ApiFactory.Issuer, UserId = $"open-account-{i}", Kind = CustomerKind.Account,
+                State = CreationState.Pending, StartedAt = twoHoursAgo, UpdatedAt = twoHoursAgo,
+            }));
+            await db.SaveChangesAsync();
+        }
+
+        Stripe.Inject(new Fault { Path = CustomersPath, Status = 500, Mode = FaultMode.After, Times = 1 });
+        using var client = api.CreateClientFor("queued-behind-accounts");
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+        stripeClock.Advance(TimeSpan.FromMinutes(1));
+        await SettleAfterTheLagAsync(api.Services.GetRequiredService<CustomerCreationSettler>());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Single(Stripe.Customers, c => c.UserId == "queued-behind-accounts");
+        Assert.Equal(30, await AttemptsLeftAsync(api, null));
+    }
+
+    /// <summary>
+    /// Two processes on one SQLite file (no database lock between them) both replace a user's deleted customer: one
+    /// repoints the map, the other finds it changed and answers with that customer, and its own is settled away.
+    /// </summary>
+    [Fact]
+    public async Task Two_hosts_on_one_SQLite_file_replacing_at_once_leave_each_user_one_live_customer()
+    {
+        var stripeClock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var database = Path.Combine(Path.GetTempPath(), $"bffsessions-shared-{Guid.NewGuid():N}.db");
+        var shared = new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Customers"] = $"Data Source={database}",
+            ["Stripe:SearchLag"] = SearchLag.ToString(),
+            ["Customers:SettleInterval"] = "01:00:00",
+        };
+        try
+        {
+            await using var a = new ApiFactory(Stripe, Logs, settings: shared);
+            await using var b = new ApiFactory(Stripe, Logs, settings: shared);
+            var users = Enumerable.Range(0, 6).Select(i => $"shared-file-user-{i}").ToList();
+            foreach (var user in users)
+            {
+                using var first = await a.CreateClientFor(user).PostAsJsonAsync("/api/customer-sessions", Request);
+                Assert.True(Stripe.DeleteCustomer((await first.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!));
+            }
+
+            Stripe.Options.Time = stripeClock;
+            Stripe.Options.Latency = TimeSpan.FromMilliseconds(300); // a window wide enough for both to create
+            var answers = await Task.WhenAll(users.SelectMany(user => new[] { a, b }.Select(async host =>
+            {
+                using var response = await host.CreateClientFor(user).PostAsJsonAsync("/api/customer-sessions", Request);
+                var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+                return (user, response.StatusCode, Customer: body.TryGetProperty("customerId", out var id) ? id.GetString() : body.ToString());
+            })));
+            Stripe.Options.Latency = TimeSpan.Zero;
+            stripeClock.Advance(TimeSpan.FromMinutes(1));
+            await SettleAfterTheLagAsync(a.Services.GetRequiredService<CustomerCreationSettler>());
+
+            Assert.All(answers, answer => Assert.Equal(HttpStatusCode.OK, answer.StatusCode));
+            foreach (var user in users)
+            {
+                var live = Assert.Single(Stripe.Customers, c => c.UserId == user).Id;
+                Assert.Equal(live, (await a.StoredLinkAsync(user))?.CustomerId);
+                Assert.All(answers.Where(x => x.user == user), x => Assert.Equal(live, x.Customer));
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { database, database + "-wal", database + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_409_for_a_key_still_running_is_not_a_spent_key()
+    {
+        // Stripe stores nothing for a 409: the first request with the key may still make the customer.
+        Stripe.Inject(new Fault { Path = CustomersPath, Status = 409, Type = "idempotency_error", Code = "idempotency_key_in_use", Times = 3 });
+        await using var api = new ApiFactory(Stripe, Logs);
+        using var client = api.CreateClientFor("conflicted-user");
+
+        using var conflicted = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+        using var later = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        Assert.Equal(HttpStatusCode.BadGateway, conflicted.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+        var creations = Stripe.RequestsTo(CustomersPath);
+        Assert.Single(creations.Select(c => c.IdempotencyKey).Distinct()); // Stripe.net's retries and the next request: one key
+        Assert.Equal([409, 409, 409, 200], creations.Select(c => c.Status));
+    }
+
+    [Fact]
+    public async Task A_request_spends_at_most_Stripe_Timeout_on_Stripe_however_many_attempts_it_starts()
+    {
+        Stripe.Options.Latency = TimeSpan.FromSeconds(1.2);
+        Stripe.Inject(new Fault { Path = CustomersPath, Status = 500, Times = 3 });
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Stripe:Timeout"] = "00:00:02" });
+        using var client = api.CreateClientFor("timed-user");
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.GatewayTimeout);
+        Assert.Equal(PaymentProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
+        // 1.2 s each: the second attempt started within the 2 s and was cut off; no third was started.
+        Assert.Equal(2, Stripe.RequestsTo(CustomersPath).Count);
+    }
+
+    [Fact]
+    public async Task Without_retries_a_name_Stripe_refuses_is_still_left_out_and_the_user_served()
+    {
+        Stripe.Override(CustomersPath, (request, attempt) => request.Form.ContainsKey("name")
+            ? StripeStandIn.Error(400, "invalid_request_error", "parameter_invalid_string", "Invalid name.", "name")
+            : Stripe.Default(request));
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Stripe:MaxNetworkRetries"] = "0" });
+        using var client = api.CreateClientFor("refused-without-retries", "ada@example.com", "Ada");
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal([400, 200], Stripe.RequestsTo(CustomersPath).Select(c => c.Status));
     }
 
     [Fact]
@@ -175,9 +307,34 @@ public sealed class CustomerCreationTests : StandInTest
         Assert.Single(Logs.Events, e => e.MessageTemplate.Text.StartsWith("Stripe refused the {Field}", StringComparison.Ordinal));
     }
 
-    private static async Task<int> AttemptsLeftAsync(ApiFactory api, string userId)
+    /// <summary>A host whose settling the test drives: Stripe's search lag set short, the settler's own rounds far apart.</summary>
+    private static ApiFactory Settling(StripeStandIn stripe, LogCapture logs, params (string Key, string Value)[] more)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Stripe:SearchLag"] = SearchLag.ToString(),
+            ["Customers:SettleInterval"] = "01:00:00",
+        };
+        foreach (var (key, value) in more)
+        {
+            settings[key] = value;
+        }
+
+        return new ApiFactory(stripe, logs, settings: settings);
+    }
+
+    private static readonly TimeSpan SearchLag = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>One round of the settler, once the service's search lag has passed for what is due.</summary>
+    private static async Task SettleAfterTheLagAsync(CustomerCreationSettler settler)
+    {
+        await Task.Delay(SearchLag * 2);
+        await settler.SettleDueAsync(CancellationToken.None);
+    }
+
+    private static async Task<int> AttemptsLeftAsync(ApiFactory api, string? userId)
     {
         await using var db = await api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
-        return await db.Set<CustomerCreationAttempt>().CountAsync(a => a.UserId == userId);
+        return await db.Set<CustomerCreationAttempt>().CountAsync(a => userId == null || a.UserId == userId);
     }
 }

@@ -41,18 +41,27 @@ public sealed class StandInProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        StandInProcess? standIn = null;
         try
         {
             var address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
-            var standIn = new StandInProcess(process, address);
+            standIn = new StandInProcess(process, address);
             var health = await standIn.Control.GetFromJsonAsync<JsonElement>("/__standin/health");
             Assert.Equal(process.Id, health.GetProperty("pid").GetInt32());
             return standIn;
         }
         catch
         {
-            process.Kill(entireProcessTree: true);
-            process.Dispose();
+            if (standIn is not null)
+            {
+                await standIn.DisposeAsync();
+            }
+            else
+            {
+                process.Kill(entireProcessTree: true);
+                process.Dispose();
+            }
+
             throw;
         }
     }

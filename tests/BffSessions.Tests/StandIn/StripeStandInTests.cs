@@ -52,7 +52,9 @@ public sealed class StripeStandInTests : IAsyncLifetime
         Assert.Equal("rate_limit", (await ErrorOf(refused)).GetProperty("code").GetString());
 
         _time.Advance(TimeSpan.FromSeconds(1));
-        Assert.Equal(HttpStatusCode.OK, (await PostAsync("/v1/customers", "rate-after", ("email", "ada@example.com"))).StatusCode);
+        using var after = await PostAsync("/v1/customers", "rate-after", ("email", "ada@example.com"));
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        answers.ForEach(a => a.Dispose());
     }
 
     [Fact]
@@ -118,33 +120,36 @@ public sealed class StripeStandInTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, accepted.StatusCode);
     }
 
-    public static TheoryData<string, (string, string)[], string> RefusedCustomers => new()
+    public static TheoryData<string, (string, string)[], string, string> RefusedCustomers => new()
     {
-        { "a name over 256", [("name", new string('n', 257))], "name" },
-        { "an email over 512", [("email", new string('e', 510) + "@x.io")], "email" },
-        { "an email that is no address", [("email", "ada at example")], "email" },
-        { "a display name with the address", [("email", "Ada <ada@example.com>")], "email" },
-        { "a metadata value over 500", [("metadata[user_id]", new string('v', 501))], "metadata[user_id]" },
-        { "a metadata key over 40", [("metadata[" + new string('k', 41) + "]", "v")], "metadata[" + new string('k', 41) + "]" },
-        { "51 metadata keys", Enumerable.Range(0, 51).Select(i => ($"metadata[k{i}]", "v")).ToArray(), "metadata" },
-        { "an unknown parameter", [("customer_of", "someone")], "customer_of" },
+        { "a name over 256", [("name", new string('n', 257))], "name", "parameter_invalid_string_too_long" },
+        { "an email over 512", [("email", new string('e', 510) + "@x.io")], "email", "parameter_invalid_string_too_long" },
+        { "an email that is no address", [("email", "ada at example")], "email", "email_invalid" },
+        { "a display name with the address", [("email", "Ada <ada@example.com>")], "email", "email_invalid" },
+        { "65 characters before the @", [("email", new string('a', 65) + "@example.com")], "email", "email_invalid" },
+        { "a metadata value over 500", [("metadata[user_id]", new string('v', 501))], "metadata[user_id]", "parameter_invalid_string_too_long" },
+        { "a metadata key over 40", [("metadata[" + new string('k', 41) + "]", "v")], "metadata[" + new string('k', 41) + "]", "parameter_invalid" },
+        { "51 metadata keys", Enumerable.Range(0, 51).Select(i => ($"metadata[k{i}]", "v")).ToArray(), "metadata", "parameter_invalid" },
+        { "an unknown parameter", [("customer_of", "someone")], "customer_of", "parameter_unknown" },
     };
 
     [Theory]
     [MemberData(nameof(RefusedCustomers))]
-    public async Task A_customer_beyond_Stripes_field_limits_is_a_400_on_the_parameter(string why, (string, string)[] form, string param)
+    public async Task A_customer_beyond_Stripes_field_limits_is_a_400_on_the_parameter(string why, (string, string)[] form, string param, string code)
     {
         using var response = await PostAsync("/v1/customers", "key-" + Guid.NewGuid().ToString("N"), form);
 
         Assert.True(response.StatusCode == HttpStatusCode.BadRequest, why);
-        Assert.Equal(param, (await ErrorOf(response)).GetProperty("param").GetString());
+        var error = await ErrorOf(response);
+        Assert.Equal((param, code), (error.GetProperty("param").GetString(), error.GetProperty("code").GetString()));
         Assert.Empty(_stripe.AllCustomers);
     }
 
     public static TheoryData<string, (string, string)[], string> RefusedSessions => new()
     {
         { "no component enabled", [("components[pricing_table][enabled]", "false")], "components" },
-        { "a component without enabled", [("components[pricing_table][enabled]", "true"), ("components[buy_button][features][x]", "y")], "components[buy_button][features]" },
+        { "features on the buy button", [("components[pricing_table][enabled]", "true"), ("components[buy_button][features][x]", "y")], "components[buy_button][features]" },
+        { "a component without enabled", [("components[pricing_table][enabled]", "true"), ("components[payment_element][features][payment_method_redisplay]", "enabled")], "components[payment_element][enabled]" },
         { "features on the pricing table", [("components[pricing_table][enabled]", "true"), ("components[pricing_table][features][payment_method_remove]", "enabled")], "components[pricing_table][features]" },
         { "a redisplay limit of 11", [("components[payment_element][enabled]", "true"), ("components[payment_element][features][payment_method_redisplay_limit]", "11")], "components[payment_element][features][payment_method_redisplay_limit]" },
         { "an unknown redisplay value", [("components[payment_element][enabled]", "true"), ("components[payment_element][features][payment_method_redisplay]", "sometimes")], "components[payment_element][features][payment_method_redisplay]" },
@@ -184,6 +189,54 @@ public sealed class StripeStandInTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, session.StatusCode);
         var error = await ErrorOf(session);
         Assert.Equal(("resource_missing", "customer"), (error.GetProperty("code").GetString(), error.GetProperty("param").GetString()));
+    }
+
+    [Fact]
+    public async Task Another_accounts_key_sees_none_of_this_accounts_customers_or_idempotency_keys()
+    {
+        var ours = await IdOf(await PostAsync("/v1/customers", "key-shared", ("name", "Ada")));
+        using var theirs = new HttpClient { BaseAddress = _stripe.BaseAddress };
+        theirs.DefaultRequestHeaders.Authorization = new("Bearer", "sk_test_someotheraccount1");
+        using var restricted = new HttpClient { BaseAddress = _stripe.BaseAddress };
+        restricted.DefaultRequestHeaders.Authorization = new("Bearer", "rk_test_standinrules0001"); // our account's restricted key
+
+        using var session = await theirs.PostAsync("/v1/customer_sessions",
+            new FormUrlEncodedContent([KeyValuePair.Create("customer", ours), KeyValuePair.Create("components[pricing_table][enabled]", "true")]));
+        using var sameKeyThere = new HttpRequestMessage(HttpMethod.Post, "/v1/customers") { Content = new FormUrlEncodedContent([KeyValuePair.Create("name", "Ada")]) };
+        sameKeyThere.Headers.Add("Idempotency-Key", "key-shared");
+        var theirCustomer = await IdOf(await theirs.SendAsync(sameKeyThere));
+        using var ownSession = await restricted.PostAsync("/v1/customer_sessions",
+            new FormUrlEncodedContent([KeyValuePair.Create("customer", ours), KeyValuePair.Create("components[pricing_table][enabled]", "true")]));
+
+        Assert.Equal(HttpStatusCode.BadRequest, session.StatusCode);
+        Assert.Equal("resource_missing", (await ErrorOf(session)).GetProperty("code").GetString());
+        Assert.NotEqual(ours, theirCustomer);
+        Assert.Equal(HttpStatusCode.OK, ownSession.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_call_the_caller_gave_up_on_still_finishes_and_a_retry_meanwhile_is_a_409()
+    {
+        await using var slow = await StripeStandIn.StartAsync(new StandInOptions { Latency = TimeSpan.FromSeconds(1) });
+        using var impatient = new HttpClient { BaseAddress = slow.BaseAddress, Timeout = TimeSpan.FromMilliseconds(200) };
+        impatient.DefaultRequestHeaders.Authorization = new("Bearer", TestKey);
+        using var patient = new HttpClient { BaseAddress = slow.BaseAddress };
+        patient.DefaultRequestHeaders.Authorization = new("Bearer", TestKey);
+        HttpRequestMessage Create() => new(HttpMethod.Post, "/v1/customers")
+        {
+            Content = new FormUrlEncodedContent([KeyValuePair.Create("name", "Ada")]),
+            Headers = { { "Idempotency-Key", "key-given-up" } },
+        };
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => impatient.SendAsync(Create()));
+        using var meanwhile = await patient.SendAsync(Create());
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        using var after = await patient.SendAsync(Create());
+
+        Assert.Equal(HttpStatusCode.Conflict, meanwhile.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.Equal("true", after.Headers.GetValues("Idempotent-Replayed").Single());
+        Assert.Single(slow.Customers);
     }
 
     [Fact]
@@ -286,14 +339,26 @@ public sealed class StripeStandInTests : IAsyncLifetime
     private static async Task<JsonElement> ErrorOf(HttpResponseMessage response) =>
         (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error");
 
-    private static async Task<string> IdOf(HttpResponseMessage response) =>
-        (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+    private static async Task<string> IdOf(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        }
+    }
 
     private static async Task WaitForAsync(Func<bool> condition)
     {
-        for (var i = 0; i < 500 && !condition(); i++)
+        for (var i = 0; i < 500; i++)
         {
+            if (condition())
+            {
+                return;
+            }
+
             await Task.Delay(10);
         }
+
+        Assert.Fail("The condition did not hold within 5 s.");
     }
 }

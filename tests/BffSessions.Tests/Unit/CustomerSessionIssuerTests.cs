@@ -26,9 +26,9 @@ public sealed class CustomerSessionIssuerTests
         var both = new SessionComponents(new PaymentElementComponent(true, null), new PlainComponent(true), new PlainComponent(false), null, null);
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer), new CustomerRef("cus_new", CustomerKind.Customer));
 
-        await new CustomerSessionIssuer(customers, new FakeStripe(), Metrics).IssueAsync(Ada, both, CancellationToken.None);
+        await Issuer(customers, new FakeStripe()).IssueAsync(Ada, both, CancellationToken.None);
         await Assert.ThrowsAsync<StripeCustomerMissingException>(() =>
-            new CustomerSessionIssuer(customers, new FakeStripe { Missing = { "cus_old", "cus_new" } }, Metrics).IssueAsync(Ada, both, CancellationToken.None));
+            Issuer(customers, new FakeStripe { Missing = { "cus_old", "cus_new" } }).IssueAsync(Ada, both, CancellationToken.None));
 
         Assert.Equal(["payment_element", "pricing_table"], sessions.GetMeasurementSnapshot().Select(m => (string)m.Tags["component"]!).Order(StringComparer.Ordinal));
     }
@@ -39,7 +39,7 @@ public sealed class CustomerSessionIssuerTests
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer));
         var stripe = new FakeStripe();
 
-        var issued = await new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None);
+        var issued = await Issuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None);
 
         Assert.Equal("cus_old", issued.Customer.Id);
         Assert.Equal(["cus_old"], stripe.SessionsFor);
@@ -52,7 +52,7 @@ public sealed class CustomerSessionIssuerTests
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer), new CustomerRef("cus_new", CustomerKind.Customer));
         var stripe = new FakeStripe { Missing = { "cus_old" } };
 
-        var issued = await new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None);
+        var issued = await Issuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None);
 
         Assert.Equal("cus_new", issued.Customer.Id);
         Assert.Equal(["cus_old", "cus_new"], stripe.SessionsFor);
@@ -67,7 +67,7 @@ public sealed class CustomerSessionIssuerTests
         var stripe = new FakeStripe { Missing = { "cus_old", "cus_new" } };
 
         var missing = await Assert.ThrowsAsync<StripeCustomerMissingException>(
-            () => new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None));
+            () => Issuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None));
 
         Assert.Equal("cus_new", missing.CustomerId);
         Assert.Equal(["cus_old", "cus_new"], stripe.SessionsFor);
@@ -80,11 +80,14 @@ public sealed class CustomerSessionIssuerTests
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer));
         var stripe = new FakeStripe { Failure = new StripeException("Stripe is down.") };
 
-        await Assert.ThrowsAsync<StripeException>(() => new CustomerSessionIssuer(customers, stripe, Metrics).IssueAsync(Ada, PricingTable, CancellationToken.None));
+        await Assert.ThrowsAsync<StripeException>(() => Issuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None));
 
         Assert.Empty(customers.Replaced);
         Assert.Single(stripe.SessionsFor);
     }
+
+    private CustomerSessionIssuer Issuer(ICustomerResolver customers, IStripeGateway stripe) =>
+        new(customers, stripe, Metrics, Microsoft.Extensions.Options.Options.Create(new StripeOptions()), TimeProvider.System);
 
     /// <summary>Hands out <paramref name="resolved"/> first, then each replacement in turn.</summary>
     private sealed class FakeCustomers(CustomerRef resolved, params CustomerRef[] replacements) : ICustomerResolver
@@ -113,7 +116,7 @@ public sealed class CustomerSessionIssuerTests
         public Task<CustomerRef> CreateCustomerAsync(CustomerCreation creation, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("The issuer creates customers through the resolver, never directly.");
 
-        public Task<IReadOnlyList<string>> FindCustomersMadeByAsync(string idempotencyKey, CancellationToken cancellationToken) =>
+        public Task<IReadOnlyList<MadeCustomer>> FindCustomersOfAsync(string issuer, string userId, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("The issuer never settles creations.");
 
         public Task DeleteCustomerAsync(string customerId, CancellationToken cancellationToken) =>

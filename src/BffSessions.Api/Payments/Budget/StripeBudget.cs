@@ -68,9 +68,12 @@ public sealed partial class StripeBudget
         }
 
         var started = _time.GetTimestamp();
+        // A request's calls share one Stripe:BudgetWait (StripeAllowance): a first request does not wait twice.
+        var allowance = StripeAllowance.Active;
+        var budgetWait = allowance?.BudgetWaitLeft ?? _options.Value.BudgetWait;
         try
         {
-            var wait = _options.Value.BudgetWait;
+            var wait = budgetWait;
             while (true)
             {
                 var turn = await _schedule.BookAsync(rate, wait, cancellationToken);
@@ -89,7 +92,7 @@ public sealed partial class StripeBudget
                     if (late > MaxLateness)
                     {
                         LogLate(_logger, late.TotalMilliseconds);
-                        var left = _options.Value.BudgetWait - _time.GetElapsedTime(started);
+                        var left = budgetWait - _time.GetElapsedTime(started);
                         wait = left > TimeSpan.Zero ? left : TimeSpan.Zero; // a turn free at once, or none
                         continue;
                     }
@@ -101,7 +104,9 @@ public sealed partial class StripeBudget
         }
         finally
         {
-            CurrentTally.Value?.Add(_time.GetElapsedTime(started));
+            var waited = _time.GetElapsedTime(started);
+            CurrentTally.Value?.Add(waited);
+            allowance?.Waited(waited);
         }
     }
 

@@ -56,6 +56,10 @@ namespace BffSessions.Api.Data.Migrations.Postgres
                         .HasColumnType("character varying(255)")
                         .HasColumnName("replacing");
 
+                    b.Property<DateTime?>("SettleAfter")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("settle_after");
+
                     b.Property<DateTime>("StartedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("started_at");
@@ -79,6 +83,8 @@ namespace BffSessions.Api.Data.Migrations.Postgres
                     b.HasKey("IdempotencyKey");
 
                     b.HasIndex("Issuer", "UserId");
+
+                    b.HasIndex("State", "SettleAfter");
 
                     b.HasIndex("State", "UpdatedAt");
 

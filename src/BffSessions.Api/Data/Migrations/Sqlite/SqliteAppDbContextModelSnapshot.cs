@@ -51,6 +51,10 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("replacing");
 
+                    b.Property<DateTime?>("SettleAfter")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("settle_after");
+
                     b.Property<DateTime>("StartedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("started_at");
@@ -74,6 +78,8 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
                     b.HasKey("IdempotencyKey");
 
                     b.HasIndex("Issuer", "UserId");
+
+                    b.HasIndex("State", "SettleAfter");
 
                     b.HasIndex("State", "UpdatedAt");
 

@@ -24,7 +24,8 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
                     replacing = table.Column<string>(type: "TEXT", maxLength: 255, nullable: true),
                     state = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
                     started_at = table.Column<DateTime>(type: "TEXT", nullable: false),
-                    updated_at = table.Column<DateTime>(type: "TEXT", nullable: false)
+                    updated_at = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    settle_after = table.Column<DateTime>(type: "TEXT", nullable: true)
                 },
                 constraints: table =>
                 {
@@ -35,6 +36,11 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
                 name: "IX_customer_creations_issuer_user_id",
                 table: "customer_creations",
                 columns: new[] { "issuer", "user_id" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_customer_creations_state_settle_after",
+                table: "customer_creations",
+                columns: new[] { "state", "settle_after" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_customer_creations_state_updated_at",
