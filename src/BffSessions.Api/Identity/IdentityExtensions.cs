@@ -119,14 +119,17 @@ public static partial class IdentityExtensions
                     },
                 };
             });
-        // ASP.NET Core binds SigningKeys as a lazy sequence over configuration, and the handler copies its validation
-        // parameters on every request: unmaterialized, each request would re-read the settings and build new key
-        // objects (defeating the signature-provider cache). Read them once, and again only when the section changes:
-        // a key `dotnet user-jwts create` writes into the user secrets is picked up without a restart.
+        // ASP.NET Core binds SigningKeys as a lazy sequence over configuration, forgetting which issuer each key is for,
+        // and the handler copies its validation parameters on every request. Each key is bound to its issuer instead
+        // (a key vouches for no other issuer's users), read once, and again only when the section changes: a key
+        // `dotnet user-jwts create` writes into the user secrets is picked up without a restart. Read at start-up too,
+        // so that a key that cannot be used stops the service with one line naming it.
         builder.Services.AddSingleton<IOptionsChangeTokenSource<JwtBearerOptions>>(new ConfigurationChangeTokenSource<JwtBearerOptions>(
             JwtBearerDefaults.AuthenticationScheme, builder.Configuration.GetSection("Authentication:Schemes:" + JwtBearerDefaults.AuthenticationScheme)));
-        builder.Services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
-            options.TokenValidationParameters.IssuerSigningKeys = options.TokenValidationParameters.IssuerSigningKeys?.ToArray());
+        builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme)
+            .PostConfigure<IAuthenticationConfigurationProvider>((options, settings) => IssuerBoundSigningKeys.Bind(
+                options.TokenValidationParameters, settings.GetSchemeConfiguration(JwtBearerDefaults.AuthenticationScheme)))
+            .ValidateOnStart();
         // One line per refused token, naming the kind of failure only: never the token, nor the header or claim values
         // it carried (ASP.NET Core's own, longer lines about it are turned down to Warning in appsettings.json).
         builder.Services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<ILoggerFactory>((options, loggers) =>
