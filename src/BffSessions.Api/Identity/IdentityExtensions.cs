@@ -75,6 +75,10 @@ public static partial class IdentityExtensions
             {
                 // Keep claim names as the token has them ("sub", "email"), not WS-Federation URIs.
                 options.MapInboundClaims = false;
+                // The one handler refuses tokens with a crit header (RFC 7515 §4.1.11). It replaces the default handler,
+                // which options.MapInboundClaims sets, so it is told the same itself.
+                options.TokenHandlers.Clear();
+                options.TokenHandlers.Add(new CriticalHeaderRefusingTokenHandler { MapInboundClaims = false });
                 options.Events = new JwtBearerEvents { OnChallenge = WriteBearerChallengeAsync, OnForbidden = WriteForbiddenAsync };
             })
             .AddCookie(CookieScheme, options =>
@@ -257,6 +261,8 @@ public static partial class IdentityExtensions
                 "has just written is read within seconds; a token from another provider needs that provider's keys.)", "Bearer error=\"invalid_token\""),
             SecurityTokenInvalidIssuerException => ("The bearer token's issuer (iss) is not one this service trusts.", "Bearer error=\"invalid_token\""),
             SecurityTokenInvalidAudienceException => ("The bearer token's audience (aud) is not this service.", "Bearer error=\"invalid_token\""),
+            SecurityTokenUnsupportedCriticalHeaderException => ("The bearer token's header has crit: it names extensions this service would have to " +
+                "understand, and it understands none.", "Bearer error=\"invalid_token\""),
             _ => ("The bearer token is not valid.", "Bearer error=\"invalid_token\""),
         };
         return AuthProblems.WriteAsync(context.HttpContext, StatusCodes.Status401Unauthorized, detail, header);
