@@ -113,6 +113,37 @@ public sealed class IssuerBoundKeysTests : StandInTest
         Assert.Equal(["SecurityTokenSignatureKeyNotFoundException", "SecurityTokenSignatureKeyNotFoundException"], RefusedTokens());
     }
 
+    /// <summary>
+    /// The keys are read once per change of the settings, not per request: every request is checked with the same key
+    /// object (so IdentityModel's signature-provider cache holds), until the settings change.
+    /// </summary>
+    [Fact]
+    public async Task Requests_are_checked_with_the_same_key_object_until_the_settings_change()
+    {
+        var signingKeys = new System.Collections.Concurrent.ConcurrentQueue<SecurityKey>();
+        await using var api = new ApiFactory(Stripe, Logs, settings: TwoIssuers, services: services =>
+            services.PostConfigure<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme, options =>
+            {
+                var validated = options.Events.OnTokenValidated;
+                options.Events.OnTokenValidated = context =>
+                {
+                    signingKeys.Enqueue(context.SecurityToken.SigningKey);
+                    return validated(context);
+                };
+            }));
+
+        await StatusOfAsync(api, ApiFactory.Token("same-key-user"));
+        await StatusOfAsync(api, ApiFactory.Token("same-key-user"));
+        var configuration = (Microsoft.Extensions.Configuration.IConfigurationRoot)api.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>();
+        configuration.Reload();
+        await StatusOfAsync(api, ApiFactory.Token("same-key-user"));
+
+        var keys = signingKeys.ToArray();
+        Assert.Equal(3, keys.Length);
+        Assert.Same(keys[0], keys[1]);
+        Assert.NotSame(keys[1], keys[2]);
+    }
+
     /// <summary>A key without an Issuer (set by hand, not by `dotnet user-jwts`) belongs to the one issuer the scheme trusts.</summary>
     [Fact]
     public async Task A_key_without_an_issuer_signs_for_the_one_trusted_issuer()
