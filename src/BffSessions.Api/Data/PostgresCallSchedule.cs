@@ -1,4 +1,6 @@
 using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
 using BffSessions.Api.Payments;
 using BffSessions.Api.Payments.Budget;
 using BffSessions.Hosting;
@@ -91,7 +93,7 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
         }
     }
 
-    public async ValueTask<CallBooking> BookAsync(int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken)
+    public async ValueTask<CallBooking> BookAsync(string user, bool firstOfRequest, int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken)
     {
         if (ShouldAskTheDatabase(out var returning))
         {
@@ -99,7 +101,7 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
             {
                 // WaitAsync, not only the token: a database that hangs (paused, a half-open connection) may not honour
                 // a cancellation for seconds. The abandoned booking, should it complete, costs one turn.
-                return await BookSharedAsync(callsPerSecond, maxWait, returning, cancellationToken).WaitAsync(SharedTimeout, _time, cancellationToken);
+                return await BookSharedAsync(user, firstOfRequest, callsPerSecond, maxWait, returning, cancellationToken).WaitAsync(SharedTimeout, _time, cancellationToken);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is DbException or OperationCanceledException or TimeoutException or InvalidOperationException)
             {
@@ -111,14 +113,19 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
             }
         }
 
-        return _ownShare.Book(callsPerSecond / (double)Math.Max(1, Volatile.Read(ref _instances)), maxWait);
+        return _ownShare.Book(user, callsPerSecond / (double)Math.Max(1, Volatile.Read(ref _instances)), maxWait, firstOfRequest);
     }
 
-    private async Task<CallBooking> BookSharedAsync(int callsPerSecond, TimeSpan maxWait, bool returning, CancellationToken cancellationToken)
+    private async Task<CallBooking> BookSharedAsync(string user, bool firstOfRequest, int callsPerSecond, TimeSpan maxWait, bool returning, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(SharedTimeout);
-        await using var command = _database.CreateCommand("SELECT booked, wait_seconds, cut_to, cut_age_seconds FROM stripe_book_turn(@rate, @max_wait, @hold, @min_wait)");
+        await using var command = _database.CreateCommand(
+            "SELECT booked, over_share, wait_seconds, cut_to, cut_age_seconds FROM stripe_book_fair_turn(@user, @first, @rate, @max_wait, @hold, @min_wait, @active_window)");
+        command.Parameters.AddWithValue("first", firstOfRequest);
+        // The user's fair share is kept by a hash of their key: the table holds no user ids, and every key is 64 characters.
+        command.Parameters.AddWithValue("user", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(user))));
+        command.Parameters.AddWithValue("active_window", FairShares.ActiveWindow.TotalSeconds);
         command.Parameters.AddWithValue("rate", (double)callsPerSecond);
         command.Parameters.AddWithValue("max_wait", maxWait.TotalSeconds);
         command.Parameters.AddWithValue("hold", StripePace.Hold.TotalSeconds);
@@ -131,8 +138,8 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
             throw new InvalidOperationException("stripe_book_turn answered nothing: the stripe_call_schedule row is missing.");
         }
 
-        var booking = new CallBooking(reader.GetBoolean(0), TimeSpan.FromSeconds(Math.Max(0, reader.GetDouble(1))));
-        Answered(reader.GetDouble(2), reader.GetDouble(3));
+        var booking = new CallBooking(reader.GetBoolean(0), TimeSpan.FromSeconds(Math.Max(0, reader.GetDouble(2))), OverShare: reader.GetBoolean(1));
+        Answered(reader.GetDouble(3), reader.GetDouble(4));
         return booking;
     }
 
@@ -287,13 +294,15 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
         _database.Dispose();
     }
 
-    /// <summary>Marks this instance alive, forgets instances gone for an hour, and counts those seen in five seconds.</summary>
+    /// <summary>Marks this instance alive, forgets instances and users gone for an hour, and counts the instances seen in five seconds.</summary>
     private const string HeartbeatSql = """
         WITH beat AS (
             INSERT INTO stripe_budget_instances (instance_id, seen_at) VALUES (@instance, clock_timestamp())
             ON CONFLICT (instance_id) DO UPDATE SET seen_at = EXCLUDED.seen_at),
         gone AS (
-            DELETE FROM stripe_budget_instances WHERE seen_at < clock_timestamp() - interval '1 hour')
+            DELETE FROM stripe_budget_instances WHERE seen_at < clock_timestamp() - interval '1 hour'),
+        quiet AS (
+            DELETE FROM stripe_budget_users WHERE seen_at < clock_timestamp() - interval '1 hour')
         SELECT 1 + count(*) FROM stripe_budget_instances
         WHERE instance_id <> @instance AND seen_at > clock_timestamp() - interval '5 seconds'
         """;

@@ -15,6 +15,7 @@ public sealed class StripeAllowance
     private readonly long _started;
     private readonly TimeSpan _timeout;
     private long _budgetWaitLeftTicks;
+    private int _booked;
 
     private StripeAllowance(string user, TimeSpan timeout, TimeSpan budgetWait, TimeProvider time)
     {
@@ -44,6 +45,9 @@ public sealed class StripeAllowance
         Current.Value = new StripeAllowance(user, options.Timeout, options.BudgetWait, time);
         return new Scope(previous);
     }
+
+    /// <summary>True for the request's first booking in the budget only: fair shares are counted per request.</summary>
+    internal bool FirstBooking() => Interlocked.Exchange(ref _booked, 1) == 0;
 
     /// <summary>Counts <paramref name="waited"/> against the budget wait left.</summary>
     internal void Waited(TimeSpan waited) => Interlocked.Add(ref _budgetWaitLeftTicks, -waited.Ticks);

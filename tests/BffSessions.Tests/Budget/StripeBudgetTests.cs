@@ -200,7 +200,7 @@ public sealed class StripeBudgetTests : StandInTest
 
         public bool IsFallingBack => false;
 
-        public ValueTask<CallBooking> BookAsync(int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken)
+        public ValueTask<CallBooking> BookAsync(string user, bool firstOfRequest, int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken)
         {
             MaxWaits.Add(maxWait);
             return ValueTask.FromResult(answers[_next++]);

@@ -7,10 +7,13 @@ namespace BffSessions.Api.Payments.Budget;
 public interface IStripeCallSchedule
 {
     /// <summary>
-    /// Books the next turn, spacing turns <c>1 / (callsPerSecond × pace)</c> apart, unless that turn is more than
-    /// <paramref name="maxWait"/> away (then nothing is booked).
+    /// Books the next turn for <paramref name="user"/>, spacing turns <c>1 / (callsPerSecond × pace)</c> apart, unless
+    /// that turn is more than <paramref name="maxWait"/> away, or the schedule is contended and the user has had their
+    /// fair share (<see cref="FairShares"/>): then nothing is booked, and the wait says when to ask again. Shares are
+    /// counted per request: only a request's first call (<paramref name="firstOfRequest"/>) is held to it; the rest of
+    /// the request (a new user's session after its customer, retries) follows it.
     /// </summary>
-    ValueTask<CallBooking> BookAsync(int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken);
+    ValueTask<CallBooking> BookAsync(string user, bool firstOfRequest, int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken);
 
     /// <summary>Halves the pace (at most once a second), after Stripe rate-limited a call.</summary>
     ValueTask SlowDownAsync(CancellationToken cancellationToken);

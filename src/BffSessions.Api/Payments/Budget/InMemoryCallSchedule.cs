@@ -1,9 +1,13 @@
 namespace BffSessions.Api.Payments.Budget;
 
-/// <summary>The schedule of one instance (SQLite), and the own share of a PostgreSQL instance cut off from the database.</summary>
+/// <summary>
+/// The schedule of one instance (SQLite), and the own share of a PostgreSQL instance cut off from the database: turns
+/// spaced <c>1 / rate</c> apart, shared fairly between users (<see cref="FairShares"/>).
+/// </summary>
 public sealed class InMemoryCallSchedule(TimeProvider time) : IStripeCallSchedule
 {
     private readonly Lock _lock = new();
+    private readonly ActiveUsers _users = new(time);
     private long _nextTurn = long.MinValue;
     private double _cutTo = 1.0;
     private long _cutAt = long.MinValue;
@@ -23,22 +27,40 @@ public sealed class InMemoryCallSchedule(TimeProvider time) : IStripeCallSchedul
 
     public bool IsFallingBack => false;
 
-    public ValueTask<CallBooking> BookAsync(int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(Book(callsPerSecond, maxWait));
+    public ValueTask<CallBooking> BookAsync(string user, bool firstOfRequest, int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Book(user, callsPerSecond, maxWait, firstOfRequest));
 
-    public CallBooking Book(double callsPerSecond, TimeSpan maxWait)
+    /// <summary>A booking for one user alone (the schedule's own tests, and calls that name no user).</summary>
+    public CallBooking Book(double callsPerSecond, TimeSpan maxWait) => Book(FairShares.Background, callsPerSecond, maxWait);
+
+    public CallBooking Book(string user, double callsPerSecond, TimeSpan maxWait, bool firstOfRequest = true)
     {
         lock (_lock)
         {
             var now = time.GetTimestamp();
+            var active = _users.Touch(user, now, out var asking);
             var turn = Math.Max(_nextTurn, now);
             var wait = time.GetElapsedTime(now, turn);
-            if (wait > maxWait)
+            var interval = (long)(time.TimestampFrequency / (callsPerSecond * PaceAt(now)));
+            var overShare = firstOfRequest && FairShares.IsOverShare(active, wait, maxWait, shareLater: asking.Next > now);
+            if (overShare || wait > maxWait)
             {
-                return new CallBooking(false, wait);
+                var shareAt = asking.Next;
+                if (firstOfRequest)
+                {
+                    // Asking counts as a share: a user asking more often than their share is never due one.
+                    asking.Next = Math.Max(asking.Next, now + (interval * active));
+                }
+
+                return overShare ? new CallBooking(false, time.GetElapsedTime(now, shareAt), OverShare: true) : new CallBooking(false, wait);
             }
 
-            _nextTurn = turn + (long)(time.TimestampFrequency / (callsPerSecond * PaceAt(now)));
+            _nextTurn = turn + interval;
+            if (firstOfRequest)
+            {
+                asking.Next = turn + (interval * active);
+            }
+
             return new CallBooking(true, wait);
         }
     }

@@ -36,7 +36,7 @@ public sealed partial class StripeBudget
         _logger = logger;
         var meter = meters.Create(Telemetry.Name);
         _waits = meter.CreateHistogram<double>("bffsessions.stripe.budget.wait", "s",
-            "How long each Stripe call waited for its turn in the budget; outcome sent, or refused (never sent).", tags: null,
+            "How long each Stripe call waited for its turn in the budget; outcome sent, refused (no turn within the wait) or over_share (the user's fair share used; never sent).", tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
         _rateLimited = meter.CreateCounter<long>("bffsessions.stripe.rate_limited", "{response}",
             "Stripe's rate-limit 429s: each one slows the whole deployment down. More than a few means the budget is set too high.");
@@ -76,11 +76,19 @@ public sealed partial class StripeBudget
             var wait = budgetWait;
             while (true)
             {
-                var turn = await _schedule.BookAsync(rate, wait, cancellationToken);
+                var turn = await _schedule.BookAsync(allowance?.User ?? FairShares.Background, allowance?.FirstBooking() ?? true, rate, wait, cancellationToken);
                 if (!turn.Booked)
                 {
-                    _waits.Record(_time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", "refused"));
-                    LogRefused(_logger, turn.Wait.TotalSeconds);
+                    _waits.Record(_time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", turn.OverShare ? "over_share" : "refused"));
+                    if (turn.OverShare)
+                    {
+                        LogOverShare(_logger, turn.Wait.TotalSeconds);
+                    }
+                    else
+                    {
+                        LogRefused(_logger, turn.Wait.TotalSeconds);
+                    }
+
                     throw new StripeBudgetExhaustedException(turn.Wait);
                 }
 
@@ -135,6 +143,10 @@ public sealed partial class StripeBudget
     [LoggerMessage(EventId = 4201, Level = LogLevel.Debug,
         Message = "Refused a Stripe call: the budget (Stripe:RequestsPerSecond) has no turn within Stripe:BudgetWait; the calls booked are sent in {BookedSeconds:0.0} s")]
     private static partial void LogRefused(ILogger logger, double bookedSeconds);
+
+    [LoggerMessage(EventId = 4204, Level = LogLevel.Debug,
+        Message = "Refused a Stripe call: the budget is contended and this user has had their fair share; the next is theirs in {ShareSeconds:0.0} s")]
+    private static partial void LogOverShare(ILogger logger, double shareSeconds);
 
     [LoggerMessage(EventId = 4202, Level = LogLevel.Warning,
         Message = "Stripe rate-limited a call ({Reason}): the deployment's pace is now {Pace:0.00} of Stripe:RequestsPerSecond")]
