@@ -52,7 +52,8 @@ public static class DataExtensions
         return builder;
     }
 
-    private static DatabaseProvider ReadProvider(IConfiguration configuration)
+    /// <summary>The provider, while registering: features whose services differ by provider ask here.</summary>
+    internal static DatabaseProvider ReadProvider(IConfiguration configuration)
     {
         const string unsupported = "Database:Provider is not supported; use Sqlite or Postgres.";
         DatabaseProvider provider;

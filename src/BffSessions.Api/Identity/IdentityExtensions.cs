@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using System.Security.Cryptography;
+using BffSessions.Api.Data;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -190,6 +191,12 @@ public static partial class IdentityExtensions
             .ValidateOnStart();
         builder.Services.Configure<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>(limiter =>
             limiter.AddPolicy<string, PerUserRateLimit>(PerUserRateLimit.PolicyName));
+        // Instances that share a PostgreSQL database share each user's bucket: N instances must not mean N times the limit.
+        if (DataExtensions.ReadProvider(builder.Configuration) == DatabaseProvider.Postgres)
+        {
+            builder.Services.AddSingleton<SharedUserBuckets>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<SharedUserBuckets>());
+        }
 
         // Someone signed in through /bff/login can try the API in Swagger UI without a token: its fetch sends the
         // session cookie (same origin), and this adds the CSRF header cookie sessions need.

@@ -22,8 +22,12 @@ public sealed class RateLimitingOptions
 /// <summary>
 /// One token bucket per signed-in user (or per client address before sign-in): one user's script cannot spend
 /// everyone's Stripe budget (25 requests/s in a sandbox, 100/s live). Runs after authentication, so the user is known.
+/// On SQLite the buckets are this instance's, in memory; on PostgreSQL every instance shares them
+/// (<see cref="SharedUserBuckets"/>, registered on PostgreSQL only), so a user gets the limit once however many
+/// instances serve them.
 /// </summary>
-public sealed class PerUserRateLimit(CurrentUserAccessor users, IOptions<RateLimitingOptions> options) : IRateLimiterPolicy<string>
+public sealed class PerUserRateLimit(CurrentUserAccessor users, IOptions<RateLimitingOptions> options, SharedUserBuckets? shared = null)
+    : IRateLimiterPolicy<string>
 {
     public const string PolicyName = "per-user";
 
@@ -33,7 +37,9 @@ public sealed class PerUserRateLimit(CurrentUserAccessor users, IOptions<RateLim
         TokensPerPeriod = 1,
         ReplenishmentPeriod = TimeSpan.FromMinutes(1) / options.Value.PerUserPerMinute,
         QueueLimit = 0,
-        AutoReplenishment = true,
+        // The partitioned limiter's own timer replenishes every partition's bucket (GetTokenBucketLimiter turns this
+        // off for it too): no timer per user.
+        AutoReplenishment = false,
     };
 
     /// <summary>Null: refusals are answered by the limiter's own 429 problem (Hosting).</summary>
@@ -42,6 +48,8 @@ public sealed class PerUserRateLimit(CurrentUserAccessor users, IOptions<RateLim
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
         var key = users.TryGet(httpContext.User, out var user) ? "user:" + user.Key : "address:" + httpContext.Connection.RemoteIpAddress;
-        return RateLimitPartition.GetTokenBucketLimiter(key, _ => _bucket);
+        return shared is null
+            ? RateLimitPartition.GetTokenBucketLimiter(key, _ => _bucket)
+            : RateLimitPartition.Get(key, partitionKey => new SharedUserLimiter(partitionKey, shared, _bucket));
     }
 }
