@@ -68,6 +68,37 @@ public sealed class PostgresServer : IAsyncDisposable
     /// <summary>Stops the server at once, as an outage would: open connections are cut.</summary>
     public Task StopServerAsync() => RunAsPostgresAsync("pg_ctl", "-D", Data, "-m", "immediate", "-w", "stop");
 
+    /// <summary>
+    /// Freezes the server and its backends (SIGSTOP), as a hung host would: connections stay open and new ones are
+    /// accepted by the kernel, but nothing answers.
+    /// </summary>
+    public Task PauseServerAsync() => SignalServerAsync("STOP");
+
+    /// <summary>Lets a paused server go on (SIGCONT); a test that pauses resumes in a finally, since a paused server does not stop.</summary>
+    public Task ResumeServerAsync() => SignalServerAsync("CONT");
+
+    private Task SignalServerAsync(string signal)
+    {
+        var postmaster = File.ReadLines(Path.Combine(Data, "postmaster.pid")).First().Trim();
+        // The postmaster's children (backends, background workers), from /proc/<pid>/stat: "pid (name) state ppid …".
+        var children = Directory.EnumerateDirectories("/proc")
+            .Select(Path.GetFileName)
+            .Where(name => name!.All(char.IsAsciiDigit))
+            .Where(pid =>
+            {
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine("/proc", pid!, "stat"));
+                    return stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1] == postmaster;
+                }
+                catch (IOException)
+                {
+                    return false; // gone meanwhile
+                }
+            });
+        return RunAsync("kill", ["-" + signal, postmaster, .. children!]);
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
