@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
+using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace BffSessions.Tests.Hardening;
 
@@ -43,6 +45,7 @@ public sealed class LimitsAndHeadersTests : StandInTest
         Assert.Equal(3, Stripe.RequestsTo("/v1/customer_sessions").Count); // the refused ones never reached Stripe
         Assert.Equal(HttpStatusCode.OK, (await person.PostAsJsonAsync("/api/customer-sessions", Request)).StatusCode);
         Assert.Contains(Logs.Lines, l => l.Contains("Rate limit reached", StringComparison.Ordinal));
+        Assert.Null(api.Services.GetService<SharedUserBuckets>()); // on SQLite the buckets are this instance's, in memory
     }
 
     [Fact]
