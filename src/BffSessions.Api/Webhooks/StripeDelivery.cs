@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using BffSessions.Api.Payments;
@@ -24,11 +25,44 @@ public abstract record StripeDelivery
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>
-    /// Whether <paramref name="header"/> could be a Stripe signature at all (a timestamp and a v1 signature): checked
-    /// before the body is read, so a delivery without one costs nothing.
+    /// Whether <paramref name="header"/> could pass Stripe.net's check at <paramref name="now"/>, judged before the body
+    /// is read, so that a delivery that cannot costs nothing: a header Stripe.net would find malformed (an item without
+    /// "=", no v1 signature), or whose first timestamp is not whole seconds within <see cref="Tolerance"/> of now (a
+    /// replay, the "t=1" of a forgery), fails here. It reads the header exactly as Stripe.net's ValidateSignature does and
+    /// refuses only what that would refuse; the signature itself is left to Stripe.net, over the body.
     /// </summary>
-    public static bool LooksSigned(string? header) =>
-        header is { Length: > 0 and <= 8192 } && header.Contains("t=", StringComparison.Ordinal) && header.Contains("v1=", StringComparison.Ordinal);
+    public static bool IsWorthReading(string? header, DateTimeOffset now)
+    {
+        if (header is not { Length: > 0 and <= 8192 })
+        {
+            return false;
+        }
+
+        string? timestamp = null;
+        var signed = false;
+        foreach (var item in header.Trim().Split(','))
+        {
+            var parts = item.Trim().Split('=', 2);
+            if (parts.Length != 2)
+            {
+                return false;
+            }
+
+            if (parts[0] == "t")
+            {
+                timestamp ??= parts[1];
+            }
+            else if (parts[0] == "v1")
+            {
+                signed = true;
+            }
+        }
+
+        // Stripe.net reads the first t with Convert.ToInt32, in the current culture, and allows Tolerance either way.
+        return signed
+            && int.TryParse(timestamp, NumberStyles.Integer, CultureInfo.CurrentCulture, out var signedAt)
+            && Math.Abs(now.ToUnixTimeSeconds() - signedAt) <= (long)Tolerance.TotalSeconds;
+    }
 
     /// <summary>
     /// Verifies <paramref name="body"/>, the bytes as received, against each of <paramref name="secrets"/> with Stripe.net

@@ -60,7 +60,7 @@ public static partial class StripeWebhooks
     internal static async Task<Results<Ok, ProblemHttpResult>> HandleAsync(HttpContext http, [AsParameters] Services services)
     {
         var header = http.Request.Headers["Stripe-Signature"].ToString();
-        var body = StripeDelivery.LooksSigned(header) ? await ReadBodyAsync(http) : null;
+        var body = StripeDelivery.IsWorthReading(header, services.Time.GetUtcNow()) ? await ReadBodyAsync(http) : null;
         var delivery = body is null
             ? new StripeDelivery.NotSigned()
             : StripeDelivery.Read(body, header, services.Options.Value.WebhookSecrets, services.Stripe, services.Time.GetUtcNow());
