@@ -51,6 +51,18 @@ public sealed class StripeOptions
     public string[] WebhookSecrets { get; set; } = [];
 
     /// <summary>
+    /// Webhook bodies read at once, per instance. Until its signature is checked a body is anyone's, and each may be
+    /// 1 MiB: this bounds what strangers can make the service hold. Beyond it a delivery gets 503 + Retry-After, and
+    /// Stripe delivers it again later.
+    /// </summary>
+    [Range(1, 1024)]
+    public int WebhookConcurrency { get; set; } = 16;
+
+    /// <summary>How long a webhook body may take to arrive, all of it; a slower one is cut off (408) and Stripe retries.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
+    public TimeSpan WebhookBodyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// How long Stripe may take to show a new customer in search ("searchable in less than a minute"): a creation that
     /// ended in a 500 is looked up (and its customer, if any, deleted or kept) only after this.
     /// </summary>

@@ -10,11 +10,14 @@ namespace BffSessions.Api.Webhooks;
 /// <summary>What a delivery to <c>/stripe/webhook</c> turned out to be.</summary>
 public abstract record StripeDelivery
 {
-    /// <summary>Not signed by any of our event destinations within Stripe's tolerance: nothing in it is believed.</summary>
-    public sealed record NotSigned : StripeDelivery;
+    /// <summary>
+    /// Not signed by any of our event destinations within Stripe's tolerance: nothing in it is believed, but the id it
+    /// claims (<paramref name="ClaimedId"/>, if any) goes into the log line of the refusal.
+    /// </summary>
+    public sealed record NotSigned(string? ClaimedId) : StripeDelivery;
 
-    /// <summary>Signed, but not an event this service can read (<paramref name="Why"/>): acknowledged and ignored.</summary>
-    public sealed record Unreadable(string Why) : StripeDelivery;
+    /// <summary>Signed, but not an event this service can read (<paramref name="Why"/>; the id it claims, if any): acknowledged and ignored.</summary>
+    public sealed record Unreadable(string Why, string? ClaimedId = null) : StripeDelivery;
 
     /// <summary>A verified event: its id and type, and the customer (of that kind) it says is gone, if it says one is.</summary>
     public sealed record Verified(string Id, string Type, string? GoneCustomerId, CustomerKind GoneKind) : StripeDelivery;
@@ -69,7 +72,7 @@ public abstract record StripeDelivery
     /// (the signature and its age, on the injected clock), then lets Stripe.net parse it: a snapshot event whatever its
     /// api_version (a destination may be pinned to another), or a thin event notification.
     /// </summary>
-    public static StripeDelivery Read(byte[] body, string header, IReadOnlyList<string> secrets, StripeClient stripe, DateTimeOffset now)
+    public static StripeDelivery Read(ReadOnlySpan<byte> body, string header, IReadOnlyList<string> secrets, StripeClient stripe, DateTimeOffset now)
     {
         string json;
         try
@@ -79,14 +82,21 @@ public abstract record StripeDelivery
         }
         catch (DecoderFallbackException)
         {
-            return new NotSigned();
+            return new NotSigned(IdClaimedIn(Encoding.UTF8.GetString(body)));
         }
 
         if (!secrets.Any(secret => IsSignedWith(json, header, secret, now)))
         {
-            return new NotSigned();
+            return new NotSigned(IdClaimedIn(json));
         }
 
+        var delivery = Parse(json, stripe);
+        return delivery is Unreadable unreadable ? unreadable with { ClaimedId = IdClaimedIn(json) } : delivery;
+    }
+
+    /// <summary>A verified body, as Stripe.net reads it.</summary>
+    private static StripeDelivery Parse(string json, StripeClient stripe)
+    {
         try
         {
             return TopLevelString(json, "object") switch
@@ -108,11 +118,11 @@ public abstract record StripeDelivery
     }
 
     /// <summary>The id a body claims, for the log line of a refused delivery: never believed, never more than a short text.</summary>
-    public static string? ClaimedId(byte[] body)
+    private static string? IdClaimedIn(string json)
     {
         try
         {
-            return TopLevelString(Encoding.UTF8.GetString(body), "id");
+            return TopLevelString(json, "id");
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException)
         {

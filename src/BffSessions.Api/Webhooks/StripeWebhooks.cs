@@ -1,3 +1,4 @@
+using System.Globalization;
 using BffSessions.Api.Customers;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
@@ -22,6 +23,7 @@ public static partial class StripeWebhooks
     public static IHostApplicationBuilder AddStripeWebhooks(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ProcessedStripeEvents>();
+        builder.Services.AddSingleton<WebhookIntake>();
         builder.Services.AddHostedService<ProcessedStripeEventsCleanup>();
         builder.Services.AddHostedService<WebhooksAtStart>();
         return builder;
@@ -41,7 +43,10 @@ public static partial class StripeWebhooks
                 .WithMetadata(new LargerBodyAllowed(MaxBodyBytes))
                 .WithTags("Stripe")
                 .WithSummary("Signed Stripe events: customer.deleted and v2.core.account.closed keep the customer map right")
-                .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+                .ProducesProblem(StatusCodes.Status400BadRequest)
+                .ProducesProblem(StatusCodes.Status408RequestTimeout)
+                .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+                .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
         }
 
         return app;
@@ -49,32 +54,53 @@ public static partial class StripeWebhooks
 
     /// <summary>What a delivery needs.</summary>
     internal sealed record Services(
-        StripeClient Stripe, CustomerResolver Customers, ProcessedStripeEvents Events, IOptions<StripeOptions> Options, ServiceMetrics Metrics,
-        TimeProvider Time, ILogger<ProcessedStripeEvents> Logger);
+        StripeClient Stripe, CustomerResolver Customers, ProcessedStripeEvents Events, WebhookIntake Intake, IOptions<StripeOptions> Options,
+        ServiceMetrics Metrics, TimeProvider Time, ILogger<ProcessedStripeEvents> Logger);
 
     /// <summary>
     /// Verify, claim the event id, act, answer: 200 for every delivery Stripe signed (acted on, already handled, or
     /// not one this service acts on), 400 for anything else. A failure while acting gives the claim back and answers
     /// an error, so that Stripe delivers again.
     /// </summary>
+    /// <remarks>
+    /// Until the signature is checked the body is anyone's, so it costs as little as can be: a header that cannot pass
+    /// (stale, garbled, missing) is refused before a byte of the body is read; beyond the bodies read at once a delivery
+    /// is turned away unread (503); a body slower than its time is cut off (408). Stripe delivers one event per request
+    /// and retries a failed delivery for days, so turning one away loses nothing.
+    /// </remarks>
     internal static async Task<Results<Ok, ProblemHttpResult>> HandleAsync(HttpContext http, [AsParameters] Services services)
     {
         var header = http.Request.Headers["Stripe-Signature"].ToString();
-        var body = StripeDelivery.IsWorthReading(header, services.Time.GetUtcNow()) ? await ReadBodyAsync(http) : null;
-        var delivery = body is null
-            ? new StripeDelivery.NotSigned()
-            : StripeDelivery.Read(body, header, services.Options.Value.WebhookSecrets, services.Stripe, services.Time.GetUtcNow());
+        if (!StripeDelivery.IsWorthReading(header, services.Time.GetUtcNow()))
+        {
+            return Refused(services, "(not read)");
+        }
+
+        StripeDelivery delivery;
+        using (var turn = services.Intake.TryTakeTurn())
+        {
+            if (turn is null)
+            {
+                return Busy(http, services);
+            }
+
+            using var body = await services.Intake.ReadAsync(http.Request, http.RequestAborted);
+            if (body is null)
+            {
+                return TooSlow(http, services);
+            }
+
+            delivery = StripeDelivery.Read(body.Bytes, header, services.Options.Value.WebhookSecrets, services.Stripe, services.Time.GetUtcNow());
+        }
+
         switch (delivery)
         {
             case StripeDelivery.Unreadable unreadable:
-                LogUnreadable(services.Logger, LogValues.Text(body is null ? null : StripeDelivery.ClaimedId(body)), unreadable.Why);
+                LogUnreadable(services.Logger, LogValues.Text(unreadable.ClaimedId), unreadable.Why);
                 services.Metrics.WebhookEvent("unreadable", "ignored");
                 return TypedResults.Ok();
-            case not StripeDelivery.Verified:
-                LogRefused(services.Logger, body is null ? "(not read)" : LogValues.Text(StripeDelivery.ClaimedId(body) ?? "(none)"));
-                services.Metrics.WebhookEvent("unverified", "refused");
-                return Problems.Result(StatusCodes.Status400BadRequest, WebhookProblemTypes.InvalidSignature, "The Stripe-Signature does not match",
-                    "The body is not signed by a Stripe event destination this service knows, or the signature is too old.");
+            case StripeDelivery.NotSigned notSigned:
+                return Refused(services, LogValues.Text(notSigned.ClaimedId ?? "(none)"));
         }
 
         var (id, type, goneCustomerId, kind) = (StripeDelivery.Verified)delivery;
@@ -101,16 +127,43 @@ public static partial class StripeWebhooks
         return TypedResults.Ok();
     }
 
+    /// <summary>Not signed as Stripe signs, or not read because it could not be: <paramref name="claimedId"/> is what the log line names.</summary>
+    private static ProblemHttpResult Refused(Services services, string claimedId)
+    {
+        LogRefused(services.Logger, claimedId);
+        services.Metrics.WebhookEvent("unverified", "refused");
+        return Problems.Result(StatusCodes.Status400BadRequest, WebhookProblemTypes.InvalidSignature, "The Stripe-Signature does not match",
+            "The body is not signed by a Stripe event destination this service knows, or the signature is too old.");
+    }
+
+    /// <summary>Every turn to read a body is taken: turned away unread, to come again when one is free.</summary>
+    private static ProblemHttpResult Busy(HttpContext http, Services services)
+    {
+        LogBusy(services.Logger);
+        services.Metrics.WebhookEvent("unverified", "busy");
+        // By then every body being read now has arrived or been cut off.
+        http.Response.Headers.RetryAfter = ((int)Math.Ceiling(services.Intake.Timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        return Problems.Result(StatusCodes.Status503ServiceUnavailable, WebhookProblemTypes.Busy, "Too many webhook deliveries at once",
+            "This instance is reading as many webhook bodies as it takes at once. Retry after the time in the Retry-After header.");
+    }
+
+    /// <summary>The body did not arrive in time: what came of it is dropped, and so is the connection.</summary>
+    private static ProblemHttpResult TooSlow(HttpContext http, Services services)
+    {
+        LogTooSlow(services.Logger, services.Intake.Timeout);
+        services.Metrics.WebhookEvent("unverified", "too-slow");
+        // The rest of the body is not worth waiting for (RFC 9110 §15.5.9). HTTP/2 has no such header: the stream ends.
+        if (HttpProtocol.IsHttp11(http.Request.Protocol) || HttpProtocol.IsHttp10(http.Request.Protocol))
+        {
+            http.Response.Headers.Connection = "close";
+        }
+
+        return Problems.Result(StatusCodes.Status408RequestTimeout, WebhookProblemTypes.BodyTooSlow, "The webhook body arrived too slowly",
+            $"The whole body must arrive within {services.Intake.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
+    }
+
     /// <summary>The event type as a metric tag: the types acted on by name, every other as "other" (a closed set).</summary>
     private static string MetricType(string type) => type is Stripe.EventTypes.CustomerDeleted or "v2.core.account.closed" ? type : "other";
-
-    /// <summary>The body as received, bytes and all (the middleware has capped it at <see cref="MaxBodyBytes"/>).</summary>
-    private static async Task<byte[]> ReadBodyAsync(HttpContext http)
-    {
-        using var body = new MemoryStream();
-        await http.Request.Body.CopyToAsync(body, http.RequestAborted);
-        return body.ToArray();
-    }
 
     /// <summary>Says once, at start, whether webhooks are on.</summary>
     private sealed partial class WebhooksAtStart(IOptions<StripeOptions> options, ILogger<WebhooksAtStart> logger) : IHostedService
@@ -145,6 +198,14 @@ public static partial class StripeWebhooks
 
     [LoggerMessage(EventId = 6101, Level = LogLevel.Warning, Message = "Refused a Stripe webhook delivery with a missing, wrong or stale signature (claimed event {StripeEventId})")]
     private static partial void LogRefused(ILogger logger, string stripeEventId);
+
+    [LoggerMessage(EventId = 6105, Level = LogLevel.Warning,
+        Message = "Turned a Stripe webhook delivery away unread: Stripe:WebhookConcurrency bodies are being read already (Stripe retries it)")]
+    private static partial void LogBusy(ILogger logger);
+
+    [LoggerMessage(EventId = 6106, Level = LogLevel.Warning,
+        Message = "Cut off a Stripe webhook delivery whose body did not arrive within {WebhookBodyTimeout} (Stripe retries it)")]
+    private static partial void LogTooSlow(ILogger logger, TimeSpan webhookBodyTimeout);
 
     [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Stripe event {StripeEventId} ({StripeEventType}): {Outcome}")]
     private static partial void LogHandled(ILogger logger, string stripeEventId, string stripeEventType, string outcome);
