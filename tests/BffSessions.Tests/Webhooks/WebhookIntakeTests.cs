@@ -1,0 +1,285 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using BffSessions.Api.Webhooks;
+using BffSessions.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace BffSessions.Tests.Webhooks;
+
+/// <summary>
+/// What an unsigned body may cost before its signature is checked: nothing when the header cannot pass, a turn among
+/// few when it might, and only for as long as the body takes to arrive within its time. Each request carries an
+/// X-Delivery name, and the host counts the body bytes the service read for each, on the server's side.
+/// </summary>
+public sealed class WebhookIntakeTests : StandInTest
+{
+    private const string Secret = "whsec_intake_destination";
+    private const string Zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    private readonly BodyReads _reads = new();
+
+    private ApiFactory NewApi(int concurrency = 16, string bodyTimeout = "00:00:30") => new(Stripe, Logs, "Test", new Dictionary<string, string?>
+    {
+        ["Stripe:WebhookSecrets:0"] = Secret,
+        ["Stripe:WebhookConcurrency"] = concurrency.ToString(CultureInfo.InvariantCulture),
+        ["Stripe:WebhookBodyTimeout"] = bodyTimeout,
+    }, services =>
+    {
+        services.AddSingleton(_reads);
+        services.AddTransient<IStartupFilter, CountBodyReads>();
+    });
+
+    /// <summary>Headers made when the test runs (from the time then), not when the tests are discovered.</summary>
+    public static TheoryData<string, Func<long, string?>> HeadersThatCannotPass => new()
+    {
+        { "the t=1 of the measured attack", _ => $"t=1,v1={Zeros}" },
+        { "signed 301 s ago", now => $"t={now - 301},v1={Zeros}" },
+        { "signed 301 s ahead", now => $"t={now + 301},v1={Zeros}" },
+        { "no header", _ => null },
+        { "a garbled header", _ => "garbage" },
+        { "no v1 signature", now => $"t={now}" },
+        { "no timestamp", _ => $"v1={Zeros}" },
+        { "a timestamp that is not a number", _ => $"t=now,v1={Zeros}" },
+        { "a timestamp beyond Stripe.net's Int32", _ => $"t=99999999999,v1={Zeros}" },
+        { "an item without =", now => $"t={now},v1={Zeros},stray" },
+    };
+
+    [Theory]
+    [MemberData(nameof(HeadersThatCannotPass))]
+    public async Task A_header_that_cannot_pass_is_refused_before_a_byte_of_the_body_is_read(string why, Func<long, string?> sign)
+    {
+        await using var api = NewApi();
+        using var client = api.CreateApiClient();
+        var header = sign(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
+
+        using var response = await DeliverAsync(client, "refused", StripeEvents.CustomerDeleted("cus_x", padding: new string('x', 512 * 1024)), header);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(WebhookProblemTypes.InvalidSignature, problem.GetProperty("type").GetString());
+        Assert.True(_reads.Of("refused") == 0, $"{why}: {_reads.Of("refused")} body bytes read");
+        Assert.Contains(Logs.Lines, l => l.Contains("Refused a Stripe webhook delivery", StringComparison.Ordinal) && l.Contains("(not read)", StringComparison.Ordinal));
+    }
+
+    /// <summary>The counter counts: a header that might pass (only the body can show it forged) has its body read, then refused.</summary>
+    [Fact]
+    public async Task A_fresh_header_with_a_forged_signature_has_its_body_read_and_is_refused()
+    {
+        await using var api = NewApi();
+        using var client = api.CreateApiClient();
+        var body = StripeEvents.CustomerDeleted("cus_x", eventId: "evt_forged_but_fresh");
+
+        using var response = await DeliverAsync(client, "forged", body, $"t={DateTimeOffset.UtcNow.ToUnixTimeSeconds()},v1={Zeros}");
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(WebhookProblemTypes.InvalidSignature, problem.GetProperty("type").GetString());
+        Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(body), _reads.Of("forged"));
+        Assert.Contains(Logs.Lines, l => l.Contains("Refused a Stripe webhook delivery", StringComparison.Ordinal) && l.Contains("evt_forged_but_fresh", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Beyond_the_bodies_read_at_once_a_delivery_is_turned_away_unread_with_503_and_Retry_After_and_the_turn_comes_back()
+    {
+        await using var api = NewApi(concurrency: 1, bodyTimeout: "00:00:30");
+        using var client = api.CreateApiClient();
+        var held = StripeEvents.CustomerDeleted("cus_held");
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = DeliverAsync(client, "holding", new StalledContent(held, gate.Task), StripeEvents.Signature(held, DateTimeOffset.UtcNow, Secret));
+        await WaitForAsync(() => _reads.Of("holding") > 0);
+        var next = StripeEvents.CustomerDeleted("cus_next");
+
+        using var busy = await DeliverAsync(client, "busy", next, StripeEvents.Signature(next, DateTimeOffset.UtcNow, Secret));
+        gate.SetResult();
+        using var held200 = await holding;
+        using var retried = await DeliverAsync(client, "retried", next, StripeEvents.Signature(next, DateTimeOffset.UtcNow, Secret));
+
+        var problem = await HttpAssert.ProblemAsync(busy, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal(WebhookProblemTypes.Busy, problem.GetProperty("type").GetString());
+        Assert.Equal(TimeSpan.FromSeconds(30), busy.Headers.RetryAfter?.Delta);
+        Assert.Equal(0, _reads.Of("busy"));
+        Assert.Equal(HttpStatusCode.OK, held200.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
+        Assert.Contains(Logs.Lines, l => l.StartsWith("[Warning]", StringComparison.Ordinal) && l.Contains("Turned a Stripe webhook delivery away unread", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_body_that_does_not_arrive_in_time_is_cut_off_with_408_and_its_turn_is_given_back()
+    {
+        await using var api = NewApi(concurrency: 1, bodyTimeout: "00:00:01");
+        using var client = api.CreateApiClient();
+        var stalled = StripeEvents.CustomerDeleted("cus_stalled");
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var next = StripeEvents.CustomerDeleted("cus_after_the_stall");
+
+        try
+        {
+            using var cutOff = await DeliverAsync(client, "stalled", new StalledContent(stalled, never.Task), StripeEvents.Signature(stalled, DateTimeOffset.UtcNow, Secret));
+            using var after = await DeliverAsync(client, "after", next, StripeEvents.Signature(next, DateTimeOffset.UtcNow, Secret));
+
+            var problem = await HttpAssert.ProblemAsync(cutOff, HttpStatusCode.RequestTimeout);
+            Assert.Equal(WebhookProblemTypes.BodyTooSlow, problem.GetProperty("type").GetString());
+            Assert.InRange(_reads.Of("stalled"), 1, stalled.Length - 1);
+            Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+            Assert.Contains(Logs.Lines, l => l.Contains("Cut off a Stripe webhook delivery whose body did not arrive within 00:00:01", StringComparison.Ordinal));
+        }
+        finally
+        {
+            never.SetResult();
+        }
+    }
+
+    public static TheoryData<string, Func<long, string, string>, bool> HeaderShapes => new()
+    {
+        { "as Stripe signs it", (t, v1) => $"t={t},v1={v1}", true },
+        { "with spaces around items", (t, v1) => $" t={t} , v1={v1} ", true },
+        { "with another scheme beside it", (t, v1) => $"t={t},v0=abc,v1={v1}", true },
+        { "with a second, junk t", (t, v1) => $"t={t},v1={v1},t=junk", true },
+        { "with a stale first t", (t, v1) => $"t={t - 400},v1={v1},t={t}", false },
+        { "with an empty item", (t, v1) => $"t={t},,v1={v1}", false },
+        { "with v1 in upper case", (t, v1) => $"t={t},V1={v1}", false },
+    };
+
+    /// <summary>
+    /// The check before the body reads the header as Stripe.net does: whatever Stripe.net's own check over the body
+    /// accepts, at any age within the tolerance, it lets through, so it never turns away what Stripe signed; and these
+    /// malformed shapes it refuses by itself.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(HeaderShapes))]
+    public void The_check_before_the_body_agrees_with_Stripe_net(string why, Func<long, string, string> shape, bool accepted)
+    {
+        var body = StripeEvents.CustomerDeleted("cus_shape");
+        var now = DateTimeOffset.UtcNow;
+        foreach (var age in new[] { -300, 0, 300 })
+        {
+            var t = now.ToUnixTimeSeconds() - age;
+            var header = shape(t, global::Stripe.EventUtility.ComputeSignature(Secret, t.ToString(CultureInfo.InvariantCulture), body));
+            var stripeNet = Record.Exception(() => global::Stripe.EventUtility.ValidateSignature(body, header, Secret, 300, now.ToUnixTimeSeconds())) is null;
+
+            Assert.True(accepted == stripeNet, $"{why}, {age} s old: the test's expectation is wrong about Stripe.net");
+            if (stripeNet || age == 0)
+            {
+                Assert.True(stripeNet == StripeDelivery.IsWorthReading(header, now), $"{why}, {age} s old: Stripe.net {(stripeNet ? "accepts" : "refuses")} it");
+            }
+        }
+
+        // Signed as Stripe signs, but too far from now: refused before the body.
+        foreach (var age in accepted ? [-301, 301] : Array.Empty<int>())
+        {
+            var t = now.ToUnixTimeSeconds() - age;
+            var header = shape(t, global::Stripe.EventUtility.ComputeSignature(Secret, t.ToString(CultureInfo.InvariantCulture), body));
+            Assert.False(StripeDelivery.IsWorthReading(header, now), $"{why}, {age} s old");
+        }
+    }
+
+    private static Task<HttpResponseMessage> DeliverAsync(HttpClient client, string name, string body, string? signature) =>
+        DeliverAsync(client, name, new StringContent(body, System.Text.Encoding.UTF8, "application/json"), signature);
+
+    private static async Task<HttpResponseMessage> DeliverAsync(HttpClient client, string name, HttpContent content, string? signature)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/stripe/webhook") { Content = content };
+        request.Headers.Add("X-Delivery", name);
+        if (signature is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Stripe-Signature", signature);
+        }
+
+        return await client.SendAsync(request);
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting");
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>A JSON body whose first half is sent at once and the rest when the gate opens.</summary>
+    private sealed class StalledContent : HttpContent
+    {
+        private readonly byte[] _body;
+        private readonly Task _gate;
+
+        public StalledContent(string body, Task gate)
+        {
+            _body = System.Text.Encoding.UTF8.GetBytes(body);
+            _gate = gate;
+            Headers.ContentType = new("application/json");
+        }
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync(_body.AsMemory(0, _body.Length / 2));
+            await stream.FlushAsync();
+            await _gate;
+            await stream.WriteAsync(_body.AsMemory(_body.Length / 2));
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _body.Length;
+            return true;
+        }
+    }
+
+    /// <summary>Body bytes the service read, by the request's X-Delivery name.</summary>
+    private sealed class BodyReads
+    {
+        private readonly ConcurrentDictionary<string, long> _bytes = new();
+
+        public long Of(string delivery) => _bytes.GetValueOrDefault(delivery);
+
+        public void Add(string delivery, int count) => _bytes.AddOrUpdate(delivery, count, (_, total) => total + count);
+    }
+
+    /// <summary>First in the pipeline: every request body becomes a stream that counts what is read from it.</summary>
+    private sealed class CountBodyReads(BodyReads reads) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((http, nextMiddleware) =>
+            {
+                var name = http.Request.Headers["X-Delivery"].ToString();
+                http.Request.Body = new CountingStream(http.Request.Body, count => reads.Add(name, count));
+                return nextMiddleware(http);
+            });
+            next(app);
+        };
+    }
+
+    private sealed class CountingStream(Stream inner, Action<int> counted) : Stream
+    {
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Counted(await inner.ReadAsync(buffer, cancellationToken));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Counted(int read)
+        {
+            counted(read);
+            return read;
+        }
+    }
+}
