@@ -1,0 +1,352 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using BffSessions.Api.Payments;
+using BffSessions.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace BffSessions.Tests.Webhooks;
+
+/// <summary>
+/// The attack a hostile review measured: hundreds of connections each declare a body of about 1 MB at
+/// <c>/stripe/webhook</c>, with a Stripe-Signature shaped right and timed now (only the body could show it forged),
+/// send nearly all of it at once and then trickle the rest, fast enough for Kestrel's minimum data rate. Before the
+/// fix each body was buffered whole, so the process held about 1 MiB per connection for as long as they stayed open
+/// (0.4 to 2.45 GB for 1,500). The service runs as a process of its own, in Production, on a real Kestrel, so the
+/// memory measured is its resident set and nothing else's.
+/// </summary>
+[Collection(RunsAlone.Name)]
+public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
+{
+    private const string Secret = "whsec_memory_test_destination";
+    private const int Connections = 400;
+    private const int DeclaredBytes = 1_000_000;
+    private const int SentAtOnce = DeclaredBytes - 40_000;
+    private const int TrickleBytes = 512;
+    private static readonly TimeSpan TrickleEvery = TimeSpan.FromMilliseconds(250); // 2 KB/s: over Kestrel's 240 B/s minimum
+    private static readonly TimeSpan Hold = TimeSpan.FromSeconds(12);
+
+    /// <summary>
+    /// What the attack may add to the resident set's high-water mark. Two parts, measured apart on a two-core VM:
+    /// Kestrel taking in and draining 400 bursts of 1 MB that the service never reads (with t=1, refused unread):
+    /// +42 to +64 MiB, nothing of the service's own; and each body read at once, about 1.5 MiB (a pooled 1 MiB buffer and
+    /// what Kestrel buffers in front of it): Stripe:WebhookConcurrency 1, 16 and 64 gave +42, +61 to +70 and +135 MiB.
+    /// 128 MiB is the default 16 turns with room to spare for the GC's slack, and a quarter of what buffering every
+    /// body cost (+494 to +517 MiB without the fix; +447 MiB with the time limit but no bound on turns). It is a bound on memory, not on time, so a slow machine does not move it.
+    /// </summary>
+    private const long BoundBytes = 128L * 1024 * 1024;
+
+    /// <summary>Bodies read at once: the default of Stripe:WebhookConcurrency, which this test leaves as shipped.</summary>
+    private static readonly int Turns = new StripeOptions().WebhookConcurrency;
+
+    /// <summary>The default Stripe:WebhookBodyTimeout.</summary>
+    private static readonly TimeSpan BodyTimeout = new StripeOptions().WebhookBodyTimeout;
+
+    private readonly string _directory = Directory.CreateTempSubdirectory("bffsessions-webhook-memory-").FullName;
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Hundreds_of_slow_unsigned_bodies_leave_memory_bounded_and_sessions_served()
+    {
+        await using var service = await ServiceProcess.StartAsync(Stripe.BaseAddress, _directory, Secret);
+        using var http = new HttpClient { BaseAddress = service.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("memory-user"));
+        // Warm up what an ordinary day uses: a session, a signed event, a few refusals.
+        using (var warmSession = await SessionAsync(http))
+        using (var warmDelivery = await SignedDeliveryAsync(http, "cus_warm_up"))
+        {
+            Assert.Equal(HttpStatusCode.OK, warmSession.StatusCode);
+            Assert.Equal(HttpStatusCode.OK, warmDelivery.StatusCode);
+        }
+
+        for (var i = 0; i < 20; i++)
+        {
+            using var refused = await StripeEvents.DeliverAsync(http, StripeEvents.CustomerDeleted("cus_x"), $"t={Now()},v1={new string('0', 64)}");
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var before = service.ResidentBytes();
+
+        using var stop = new CancellationTokenSource(Hold);
+        var sampling = SampleAsync(service, stop.Token);
+        var payload = new byte[DeclaredBytes];
+        Array.Fill(payload, (byte)' ');
+        var attack = Enumerable.Range(0, Connections).Select(_ => SlowBodyAsync(service.BaseAddress.Port, payload, stop.Token)).ToList();
+
+        // Meanwhile, ordinary traffic is served.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        using var ready = await http.GetAsync("/health/ready");
+        using var session = await SessionAsync(http);
+        var servedWhileHeld = !stop.IsCancellationRequested;
+
+        var endings = await Task.WhenAll(attack);
+        var peak = await sampling;
+        var after = service.ResidentBytes();
+        // The high-water mark, not the samples: no peak between two samples escapes it.
+        var highWater = service.Status("VmHWM") * 1024;
+        using var signedAfterwards = await SignedDeliveryAsync(http, "cus_after_the_attack");
+
+        var tally = endings.GroupBy(e => e).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}: {g.Count()}");
+        output.WriteLine($"resident before {before / 1048576} MiB, largest sample while held {peak / 1048576} MiB, after {after / 1048576} MiB, " +
+                         $"high-water mark {highWater / 1048576} MiB (+{(highWater - before) / 1048576} MiB); connections ended: {string.Join(", ", tally)}");
+
+        Assert.True(highWater - before < BoundBytes, $"the attack added {(highWater - before) / 1048576} MiB, over the bound of {BoundBytes / 1048576} MiB");
+        Assert.True(servedWhileHeld, "the ordinary requests were not answered while the attack was held");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, session.StatusCode);
+        // The connections beyond the bound were turned away at once (503), the ones read were cut off (408); none
+        // was kept reading to its end, and nothing else answered them.
+        Assert.All(endings, e => Assert.Contains(e, new[] { "503", "408", "closed" }));
+        Assert.True(endings.Count(e => e == "503") >= Connections / 2, string.Join(", ", tally));
+        Assert.Contains("408", endings);
+        // No more bodies were read than there are turns, each turn lasting at most the body's time.
+        Assert.InRange(endings.Count(e => e == "408"), 1, Turns * (int)Math.Ceiling(Hold / BodyTimeout));
+        // The turns were given back: Stripe's next delivery is taken.
+        Assert.Equal(HttpStatusCode.OK, signedAfterwards.StatusCode);
+    }
+
+    private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    private static Task<HttpResponseMessage> SessionAsync(HttpClient http) =>
+        http.PostAsJsonAsync("/api/customer-sessions", new { components = new { pricingTable = new { enabled = true } } });
+
+    private static Task<HttpResponseMessage> SignedDeliveryAsync(HttpClient http, string customerId)
+    {
+        var body = StripeEvents.CustomerDeleted(customerId);
+        return StripeEvents.DeliverAsync(http, body, StripeEvents.Signature(body, DateTimeOffset.UtcNow, Secret));
+    }
+
+    /// <summary>The largest resident set seen, every 50 ms, until <paramref name="stop"/>.</summary>
+    private static async Task<long> SampleAsync(ServiceProcess service, CancellationToken stop)
+    {
+        var peak = 0L;
+        while (!stop.IsCancellationRequested)
+        {
+            peak = Math.Max(peak, service.ResidentBytes());
+            await Task.Delay(50, CancellationToken.None);
+        }
+
+        return peak;
+    }
+
+    /// <summary>
+    /// One attacking connection: headers with a fresh timestamp and a Content-Length of about 1 MB, nearly all the body
+    /// at once, then a trickle until the service answers or the hold ends. Returns the status it got, or "closed" when
+    /// the connection ended without one, or "held" when it was still open, unanswered, at the end.
+    /// </summary>
+    private static async Task<string> SlowBodyAsync(int port, byte[] payload, CancellationToken stop)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, port, CancellationToken.None);
+        var answer = ReadStatusAsync(socket);
+        var head = Encoding.ASCII.GetBytes(
+            "POST /stripe/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+            $"Content-Length: {DeclaredBytes.ToString(CultureInfo.InvariantCulture)}\r\nStripe-Signature: t={Now().ToString(CultureInfo.InvariantCulture)},v1={new string('0', 64)}\r\n\r\n");
+        try
+        {
+            await socket.SendAsync(head, SocketFlags.None);
+            await socket.SendAsync(payload.AsMemory(0, SentAtOnce), SocketFlags.None, CancellationToken.None);
+            for (var sent = SentAtOnce; sent < DeclaredBytes && !answer.IsCompleted && !stop.IsCancellationRequested; sent += TrickleBytes)
+            {
+                await Task.WhenAny(answer, Task.Delay(TrickleEvery, CancellationToken.None));
+                if (!answer.IsCompleted)
+                {
+                    await socket.SendAsync(payload.AsMemory(sent, Math.Min(TrickleBytes, DeclaredBytes - sent)), SocketFlags.None, CancellationToken.None);
+                }
+            }
+        }
+        catch (SocketException)
+        {
+            // The service closed the connection: what it said before, if anything, is the answer.
+        }
+
+        if (!answer.IsCompleted)
+        {
+            await Task.WhenAny(answer, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None));
+        }
+
+        return answer.IsCompleted ? await answer : "held";
+    }
+
+    /// <summary>The status code of the response on <paramref name="socket"/>, or "closed" if it ends without one.</summary>
+    private static async Task<string> ReadStatusAsync(Socket socket)
+    {
+        var received = new List<byte>();
+        var buffer = new byte[1024];
+        try
+        {
+            while (received.Count < 12)
+            {
+                var read = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                received.AddRange(buffer.AsSpan(0, read));
+            }
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        // "HTTP/1.1 503 …"
+        return received.Count >= 12 ? Encoding.ASCII.GetString(received.ToArray(), 9, 3) : "closed";
+    }
+
+    /// <summary>
+    /// The service's own program, started the way a container starts it (Production, settings from the environment
+    /// and a secrets directory), on a port the system picks; the port is read from its own "Now listening on" line,
+    /// so requests reach this process and no other.
+    /// </summary>
+    private sealed class ServiceProcess : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly List<string> _lines;
+
+        private ServiceProcess(Process process, List<string> lines, Uri baseAddress)
+        {
+            _process = process;
+            _lines = lines;
+            BaseAddress = baseAddress;
+        }
+
+        public Uri BaseAddress { get; }
+
+        public static async Task<ServiceProcess> StartAsync(Uri stripe, string directory, string webhookSecret)
+        {
+            var secrets = Directory.CreateDirectory(Path.Combine(directory, "secrets")).FullName;
+            await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
+            await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__WebhookSecrets__0"), webhookSecret);
+            var start = DotnetCommand.StartInfo([Path.Combine(AppContext.BaseDirectory, "BffSessions.Api.dll")], new Dictionary<string, string?>
+            {
+                ["DOTNET_ENVIRONMENT"] = null,
+                ["ASPNETCORE_ENVIRONMENT"] = "Production",
+                ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
+                ["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets,
+                ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(directory, "customers.db")}",
+                ["Stripe__ApiBase"] = stripe.ToString(),
+                ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
+                ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
+                ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
+                ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
+                // Per-request lines for hundreds of refusals are not what this test reads.
+                ["Serilog__MinimumLevel__Default"] = "Warning",
+                ["Serilog__MinimumLevel__Override__Microsoft.Hosting.Lifetime"] = "Information",
+            });
+            start.WorkingDirectory = AppContext.BaseDirectory;
+            var process = Process.Start(start) ?? throw new InvalidOperationException("The service did not start.");
+            var lines = new List<string>();
+            var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+            process.OutputDataReceived += (_, e) =>
+            {
+                if (e.Data is not { Length: > 0 } line)
+                {
+                    return;
+                }
+
+                lock (lines)
+                {
+                    if (lines.Count < 2000)
+                    {
+                        lines.Add(line);
+                    }
+                }
+
+                if (line.Contains("Now listening on", StringComparison.Ordinal)
+                    && JsonDocument.Parse(line).RootElement.TryGetProperty("address", out var address))
+                {
+                    listening.TrySetResult(new Uri(address.GetString()!));
+                }
+            };
+            process.ErrorDataReceived += (_, e) =>
+            {
+                if (e.Data is { Length: > 0 } line)
+                {
+                    lock (lines)
+                    {
+                        lines.Add("stderr: " + line);
+                    }
+                }
+            };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var service = new ServiceProcess(process, lines, await WaitForAsync(listening.Task, process, lines));
+            try
+            {
+                using var http = new HttpClient { BaseAddress = service.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, "The service did not become ready:\n" + service.Output());
+                    await Task.Delay(100);
+                }
+
+                return service;
+            }
+            catch
+            {
+                await service.DisposeAsync();
+                throw;
+            }
+        }
+
+        private static async Task<Uri> WaitForAsync(Task<Uri> listening, Process process, List<string> lines)
+        {
+            try
+            {
+                return await listening.WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException)
+            {
+                process.Kill(entireProcessTree: true);
+                lock (lines)
+                {
+                    throw new InvalidOperationException("The service did not say where it listens:\n" + string.Join('\n', lines));
+                }
+            }
+        }
+
+        /// <summary>The process's resident set now (VmRSS), in bytes.</summary>
+        public long ResidentBytes() => Status("VmRSS") * 1024;
+
+        /// <summary>A line of /proc/&lt;pid&gt;/status, in kB.</summary>
+        public long Status(string field)
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").Single(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+            return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+
+        public string Output()
+        {
+            lock (_lines)
+            {
+                return string.Join('\n', _lines);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+
+            _process.Dispose();
+        }
+    }
+}
