@@ -1,10 +1,8 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
-using System.Text.Json;
 using BffSessions.Api.Payments;
 using BffSessions.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -57,8 +55,9 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
     [Fact]
     public async Task Hundreds_of_slow_unsigned_bodies_leave_memory_bounded_and_sessions_served()
     {
-        await using var service = await ServiceProcess.StartAsync(Stripe.BaseAddress, _directory, Secret);
-        using var http = new HttpClient { BaseAddress = service.BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        await using var service = ServiceProcess.Start(await EnvironmentAsync());
+        var address = await service.ReadyAsync(TimeSpan.FromSeconds(60));
+        using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(30) };
         http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("memory-user"));
         // Warm up what an ordinary day uses: a session, a signed event, a few refusals.
         using (var warmSession = await SessionAsync(http))
@@ -75,13 +74,13 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
         }
 
         await Task.Delay(TimeSpan.FromSeconds(1));
-        var before = service.ResidentBytes();
+        var before = Status(service, "VmRSS");
 
         using var stop = new CancellationTokenSource(Hold);
         var sampling = SampleAsync(service, stop.Token);
         var payload = new byte[DeclaredBytes];
         Array.Fill(payload, (byte)' ');
-        var attack = Enumerable.Range(0, Connections).Select(_ => SlowBodyAsync(service.BaseAddress.Port, payload, stop.Token)).ToList();
+        var attack = Enumerable.Range(0, Connections).Select(_ => SlowBodyAsync(address.Port, payload, stop.Token)).ToList();
 
         // Meanwhile, ordinary traffic is served.
         await Task.Delay(TimeSpan.FromSeconds(2));
@@ -91,9 +90,9 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
 
         var endings = await Task.WhenAll(attack);
         var peak = await sampling;
-        var after = service.ResidentBytes();
+        var after = Status(service, "VmRSS");
         // The high-water mark, not the samples: no peak between two samples escapes it.
-        var highWater = service.Status("VmHWM") * 1024;
+        var highWater = Status(service, "VmHWM");
         using var signedAfterwards = await SignedDeliveryAsync(http, "cus_after_the_attack");
 
         var tally = endings.GroupBy(e => e).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}: {g.Count()}");
@@ -117,6 +116,37 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
 
+    /// <summary>
+    /// The service as a container runs it: Production, settings from the environment and the keys from a secrets
+    /// directory. Per-request log lines for hundreds of refusals are not what this test reads.
+    /// </summary>
+    private async Task<Dictionary<string, string>> EnvironmentAsync()
+    {
+        var secrets = Directory.CreateDirectory(Path.Combine(_directory, "secrets")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
+        await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__WebhookSecrets__0"), Secret);
+        return new Dictionary<string, string>
+        {
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets,
+            ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(_directory, "customers.db")}",
+            ["Stripe__ApiBase"] = Stripe.BaseAddress.ToString(),
+            ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
+            ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
+            ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
+            ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
+            ["Serilog__MinimumLevel__Default"] = "Warning",
+            ["Serilog__MinimumLevel__Override__Microsoft.Hosting.Lifetime"] = "Information", // "Now listening on"
+        };
+    }
+
+    /// <summary>A size in /proc/&lt;pid&gt;/status (VmRSS, the resident set now; VmHWM, its high-water mark), in bytes.</summary>
+    private static long Status(ServiceProcess service, string field)
+    {
+        var line = File.ReadLines($"/proc/{service.Id}/status").Single(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) * 1024;
+    }
+
     private static Task<HttpResponseMessage> SessionAsync(HttpClient http) =>
         http.PostAsJsonAsync("/api/customer-sessions", new { components = new { pricingTable = new { enabled = true } } });
 
@@ -132,7 +162,7 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
         var peak = 0L;
         while (!stop.IsCancellationRequested)
         {
-            peak = Math.Max(peak, service.ResidentBytes());
+            peak = Math.Max(peak, Status(service, "VmRSS"));
             await Task.Delay(50, CancellationToken.None);
         }
 
@@ -205,148 +235,5 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
 
         // "HTTP/1.1 503 …"
         return received.Count >= 12 ? Encoding.ASCII.GetString(received.ToArray(), 9, 3) : "closed";
-    }
-
-    /// <summary>
-    /// The service's own program, started the way a container starts it (Production, settings from the environment
-    /// and a secrets directory), on a port the system picks; the port is read from its own "Now listening on" line,
-    /// so requests reach this process and no other.
-    /// </summary>
-    private sealed class ServiceProcess : IAsyncDisposable
-    {
-        private readonly Process _process;
-        private readonly List<string> _lines;
-
-        private ServiceProcess(Process process, List<string> lines, Uri baseAddress)
-        {
-            _process = process;
-            _lines = lines;
-            BaseAddress = baseAddress;
-        }
-
-        public Uri BaseAddress { get; }
-
-        public static async Task<ServiceProcess> StartAsync(Uri stripe, string directory, string webhookSecret)
-        {
-            var secrets = Directory.CreateDirectory(Path.Combine(directory, "secrets")).FullName;
-            await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
-            await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__WebhookSecrets__0"), webhookSecret);
-            var start = DotnetCommand.StartInfo([Path.Combine(AppContext.BaseDirectory, "BffSessions.Api.dll")], new Dictionary<string, string?>
-            {
-                ["DOTNET_ENVIRONMENT"] = null,
-                ["ASPNETCORE_ENVIRONMENT"] = "Production",
-                ["ASPNETCORE_URLS"] = "http://127.0.0.1:0",
-                ["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets,
-                ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(directory, "customers.db")}",
-                ["Stripe__ApiBase"] = stripe.ToString(),
-                ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
-                ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
-                ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
-                ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
-                // Per-request lines for hundreds of refusals are not what this test reads.
-                ["Serilog__MinimumLevel__Default"] = "Warning",
-                ["Serilog__MinimumLevel__Override__Microsoft.Hosting.Lifetime"] = "Information",
-            });
-            start.WorkingDirectory = AppContext.BaseDirectory;
-            var process = Process.Start(start) ?? throw new InvalidOperationException("The service did not start.");
-            var lines = new List<string>();
-            var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
-            process.OutputDataReceived += (_, e) =>
-            {
-                if (e.Data is not { Length: > 0 } line)
-                {
-                    return;
-                }
-
-                lock (lines)
-                {
-                    if (lines.Count < 2000)
-                    {
-                        lines.Add(line);
-                    }
-                }
-
-                if (line.Contains("Now listening on", StringComparison.Ordinal)
-                    && JsonDocument.Parse(line).RootElement.TryGetProperty("address", out var address))
-                {
-                    listening.TrySetResult(new Uri(address.GetString()!));
-                }
-            };
-            process.ErrorDataReceived += (_, e) =>
-            {
-                if (e.Data is { Length: > 0 } line)
-                {
-                    lock (lines)
-                    {
-                        lines.Add("stderr: " + line);
-                    }
-                }
-            };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            var service = new ServiceProcess(process, lines, await WaitForAsync(listening.Task, process, lines));
-            try
-            {
-                using var http = new HttpClient { BaseAddress = service.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
-                var deadline = DateTime.UtcNow.AddSeconds(30);
-                while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
-                {
-                    Assert.True(DateTime.UtcNow < deadline, "The service did not become ready:\n" + service.Output());
-                    await Task.Delay(100);
-                }
-
-                return service;
-            }
-            catch
-            {
-                await service.DisposeAsync();
-                throw;
-            }
-        }
-
-        private static async Task<Uri> WaitForAsync(Task<Uri> listening, Process process, List<string> lines)
-        {
-            try
-            {
-                return await listening.WaitAsync(TimeSpan.FromSeconds(60));
-            }
-            catch (TimeoutException)
-            {
-                process.Kill(entireProcessTree: true);
-                lock (lines)
-                {
-                    throw new InvalidOperationException("The service did not say where it listens:\n" + string.Join('\n', lines));
-                }
-            }
-        }
-
-        /// <summary>The process's resident set now (VmRSS), in bytes.</summary>
-        public long ResidentBytes() => Status("VmRSS") * 1024;
-
-        /// <summary>A line of /proc/&lt;pid&gt;/status, in kB.</summary>
-        public long Status(string field)
-        {
-            var line = File.ReadLines($"/proc/{_process.Id}/status").Single(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-            return long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        }
-
-        public string Output()
-        {
-            lock (_lines)
-            {
-                return string.Join('\n', _lines);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                await _process.WaitForExitAsync();
-            }
-
-            _process.Dispose();
-        }
     }
 }
