@@ -228,6 +228,7 @@ public sealed class BackchannelLogoutTests : StandInTest
         { "with an iat that is a string", () => TokenWithIat(new { sub = "victim", sid = "sid-v" }, DateTimeOffset.UtcNow.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)) },
         { "with an iat that is a fraction", () => TokenWithIat(new { sub = "victim", sid = "sid-v" }, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 0.5) },
         { "without jti", () => Token(new { sub = "victim", sid = "sid-v" }, id: null) },
+        { "with crit in its header", () => Token(new { sub = "victim", sid = "sid-v" }, header: new Dictionary<string, object> { ["crit"] = new[] { "urn:example:must-understand" }, ["urn:example:must-understand"] = true }) },
         { "unsigned", () => new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(Claims(new { sub = "victim", sid = "sid-v" }))) },
         { "not a JWT", () => "not-a-token" },
         { "empty", () => "" },
@@ -298,7 +299,7 @@ public sealed class BackchannelLogoutTests : StandInTest
     /// <summary>A logout token as the provider signs it; each parameter breaks one rule when changed.</summary>
     private static string Token(object claims, SecurityKey? key = null, string audience = ClientId, string issuer = Provider,
         bool withEvents = true, Dictionary<string, object>? events = null, DateTimeOffset? issuedAt = null, bool withExpiry = true,
-        DateTimeOffset? expires = null, string? id = "jti-1")
+        DateTimeOffset? expires = null, string? id = "jti-1", Dictionary<string, object>? header = null)
     {
         var payload = Claims(claims);
         var iat = issuedAt ?? DateTimeOffset.UtcNow;
@@ -321,7 +322,7 @@ public sealed class BackchannelLogoutTests : StandInTest
         }
 
         return new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(payload),
-            new SigningCredentials(key ?? ProviderKey, SecurityAlgorithms.RsaSha256), new Dictionary<string, object> { ["typ"] = "logout+jwt" });
+            new SigningCredentials(key ?? ProviderKey, SecurityAlgorithms.RsaSha256), new Dictionary<string, object>(header ?? []) { ["typ"] = "logout+jwt" });
     }
 
     private static Dictionary<string, object> Claims(object claims) =>

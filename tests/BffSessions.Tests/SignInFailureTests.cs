@@ -1,5 +1,6 @@
 using System.Net;
 using System.Security.Claims;
+using System.Security.Cryptography;
 using System.Text.Json;
 using BffSessions.Api.Identity;
 using BffSessions.Tests.Infrastructure;
@@ -8,6 +9,7 @@ using Microsoft.AspNetCore.Authentication.OpenIdConnect;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
 
 namespace BffSessions.Tests;
 
@@ -83,6 +85,32 @@ public sealed class SignInFailureTests : StandInTest
 
         Assert.Null(context.Result); // the handler goes on to sign in
         Assert.Equal(["id_token"], context.Properties!.GetTokens().Select(t => t.Name));
+    }
+
+    /// <summary>
+    /// RFC 7515 §4.1.11 holds for the id token as for bearer tokens: a provider's id token whose header has crit signs no
+    /// one in. The same sign-in without it does, so the refusal is the header's alone.
+    /// </summary>
+    [Fact]
+    public async Task An_id_token_with_crit_in_its_header_signs_no_one_in()
+    {
+        var provider = new TestOpenIdProvider("https://idp.example", "bff-client", new RsaSecurityKey(RSA.Create(2048)) { KeyId = "provider-key" });
+        await using var api = new ApiFactory(Stripe, Logs, "Test", provider.Settings, provider.Configure);
+        using var refused = api.CreateApiClient();
+        using var accepted = api.CreateApiClient();
+
+        using var withCrit = await provider.SignInAsync(refused, "crit-user", "sid-crit",
+            new Dictionary<string, object> { ["crit"] = new[] { "urn:example:must-understand" }, ["urn:example:must-understand"] = true });
+        using var withoutCrit = await provider.SignInAsync(accepted, "crit-user", "sid-plain");
+        using var refusedUser = await BffRequests.GetUserAsync(refused);
+        using var acceptedUser = await BffRequests.GetUserAsync(accepted);
+
+        var problem = await HttpAssert.ProblemAsync(withCrit, HttpStatusCode.BadRequest);
+        Assert.Equal(IdentityProblemTypes.SignInFailed, problem.GetProperty("type").GetString());
+        Assert.False(withCrit.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)));
+        Assert.Equal(HttpStatusCode.Unauthorized, refusedUser.StatusCode);
+        Assert.Equal(HttpStatusCode.Redirect, withoutCrit.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, acceptedUser.StatusCode);
     }
 
     private static TicketReceivedContext TicketReceived(ApiFactory api, string returnUrl, string subject)

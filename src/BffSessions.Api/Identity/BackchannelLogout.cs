@@ -27,6 +27,8 @@ public sealed partial class BackchannelLogout(
 
     private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(2);
 
+    private static readonly CriticalHeaderRefusingTokenHandler Handler = new();
+
     /// <summary>
     /// The issuer and jti of every token acted on in the last <see cref="MaxAge"/>, on this instance: a replay here is
     /// answered 200 and changes nothing. (A replay at another instance ends the user's sessions again, as the token
@@ -96,7 +98,8 @@ public sealed partial class BackchannelLogout(
             parameters.ConfigurationManager = provider.ConfigurationManager as BaseConfigurationManager;
         }
 
-        var result = await new JsonWebTokenHandler().ValidateTokenAsync(token, parameters);
+        // The bearer scheme's handler: a token with crit is refused (RFC 7515 §4.1.11), which Microsoft.IdentityModel's would take.
+        var result = await Handler.ValidateTokenAsync(token, parameters);
         if (!result.IsValid || result.SecurityToken is not JsonWebToken jwt)
         {
             return (null, $"the token failed validation ({result.Exception?.GetType().Name})");

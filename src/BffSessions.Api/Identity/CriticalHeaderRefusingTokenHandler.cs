@@ -4,7 +4,8 @@ using Microsoft.IdentityModel.Tokens;
 namespace BffSessions.Api.Identity;
 
 /// <summary>
-/// The bearer scheme's token handler: Microsoft.IdentityModel's, and it honours <c>crit</c>. RFC 7515 §4.1.11: a JWS
+/// The token handler of every token the service takes (bearer tokens, the sign-in's id tokens, back-channel logout
+/// tokens): Microsoft.IdentityModel's, and it honours <c>crit</c>. RFC 7515 §4.1.11: a JWS
 /// whose <c>crit</c> header lists an extension the recipient does not understand is invalid, and an empty or non-array
 /// <c>crit</c> is malformed. This service understands no extension, so a token with any <c>crit</c> is refused, before
 /// its signature is checked. Microsoft.IdentityModel itself ignores the header.

@@ -158,6 +158,10 @@ public static partial class IdentityExtensions
                 options.SignInScheme = CookieScheme;
                 options.ResponseType = "code";
                 options.UsePkce = true;
+                // The id token is read by the handler that refuses crit (RFC 7515 §4.1.11), as bearer tokens are; never by
+                // the older JwtSecurityTokenHandler, which a setting could otherwise choose and which ignores crit.
+                options.UseSecurityTokenValidator = false;
+                options.TokenHandler = new CriticalHeaderRefusingTokenHandler { MapInboundClaims = false };
                 options.MapInboundClaims = false;
                 // Users are issuer + subject: keep the id token's iss, which the handler drops by default. And whether the
                 // email is verified, when the provider says so at its userinfo endpoint only (the handler maps email, not this).
