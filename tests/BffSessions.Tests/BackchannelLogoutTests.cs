@@ -3,13 +3,13 @@ using System.Net;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Json;
+using BffSessions.Api.Data;
 using BffSessions.Api.Identity;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authentication.OpenIdConnect;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace BffSessions.Tests;
@@ -27,23 +27,17 @@ public sealed class BackchannelLogoutTests : StandInTest
     private static readonly RsaSecurityKey ForeignKey = new(RSA.Create(2048)) { KeyId = "provider-key" };
 
     private readonly DbCommandSpy _database = new();
+    private readonly TestOpenIdProvider _provider = new(Provider, ClientId, ProviderKey);
     private ApiFactory _api = null!;
 
     public override async Task InitializeAsync()
     {
         await base.InitializeAsync();
-        _api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>
+        _api = new ApiFactory(Stripe, Logs, "Test", _provider.Settings, services =>
         {
-            ["Authentication:Schemes:OpenIdConnect:Authority"] = Provider,
-            ["Authentication:Schemes:OpenIdConnect:ClientId"] = ClientId,
-            ["Authentication:Schemes:OpenIdConnect:ClientSecret"] = "not-used-here",
-        }, services => services.ConfigureDbContext<BffSessions.Api.Data.SqliteAppDbContext>(db => db.AddInterceptors(_database))
-            .PostConfigure<OpenIdConnectOptions>(IdentityExtensions.OidcScheme, options =>
-            {
-                // The provider's discovery document, as the handler would have fetched it.
-                options.Configuration = new OpenIdConnectConfiguration { Issuer = Provider };
-                options.Configuration.SigningKeys.Add(ProviderKey);
-            }));
+            services.ConfigureDbContext<SqliteAppDbContext>(db => db.AddInterceptors(_database));
+            _provider.Configure(services);
+        });
     }
 
     public override async Task DisposeAsync()
@@ -183,23 +177,37 @@ public sealed class BackchannelLogoutTests : StandInTest
     }
 
     /// <summary>
+    /// A logout token is about the sessions that existed when the provider issued it. A session signed in since (the user
+    /// signed in again, at the provider too) is not what it meant, even when the token arrives for the first time.
+    /// </summary>
+    [Fact]
+    public async Task A_logout_token_ends_the_sessions_begun_by_its_iat_and_not_one_signed_in_since()
+    {
+        using var before = _api.CreateApiClient();
+        using var since = _api.CreateApiClient();
+        await SignInAsync(before, "returning-user", "sid-before");
+        await SignInAsync(since, "returning-user", "sid-since");
+        // Within the five minutes a token is taken for, and further back than the two minutes allowed for clocks.
+        var issuedAt = DateTimeOffset.UtcNow.AddMinutes(-3);
+        await SignedInAtAsync("sid-before", issuedAt.AddMinutes(-1));
+
+        using var response = await PostAsync(Token(new { sub = "returning-user" }, issuedAt: issuedAt, expires: DateTimeOffset.UtcNow.AddMinutes(2), id: NewTokenId()));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal((HttpStatusCode.Unauthorized, HttpStatusCode.OK), (await UserStatusAsync(before), await UserStatusAsync(since)));
+    }
+
+    /// <summary>
     /// A logout token always names the provider's own sub, whichever claim the customer map keys users by
     /// (Identity:UserIdClaim=oid for Entra ID): the session is still found.
     /// </summary>
     [Fact]
     public async Task A_logout_by_sub_ends_the_session_when_users_are_keyed_by_another_claim()
     {
-        await using var api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>
+        await using var api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?>(_provider.Settings)
         {
-            ["Authentication:Schemes:OpenIdConnect:Authority"] = Provider,
-            ["Authentication:Schemes:OpenIdConnect:ClientId"] = ClientId,
-            ["Authentication:Schemes:OpenIdConnect:ClientSecret"] = "not-used-here",
             ["Identity:UserIdClaim"] = "oid",
-        }, services => services.PostConfigure<OpenIdConnectOptions>(IdentityExtensions.OidcScheme, options =>
-        {
-            options.Configuration = new OpenIdConnectConfiguration { Issuer = Provider };
-            options.Configuration.SigningKeys.Add(ProviderKey);
-        }));
+        }, _provider.Configure);
         var store = api.Services.GetRequiredService<BrowserSessionStore>();
         var key = await store.StoreAsync(Ticket(new Claim("iss", Provider), new Claim("sub", "pairwise-sub"), new Claim("oid", "object-id-1"), new Claim("sid", "sid-o")));
 
@@ -284,6 +292,30 @@ public sealed class BackchannelLogoutTests : StandInTest
         payload["events"] = LogoutEvents;
         return new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(payload), new SigningCredentials(ProviderKey, SecurityAlgorithms.RsaSha256));
     }
+
+    /// <summary>Signs <paramref name="browser"/> in at the provider, through /bff/login and the callback, as a user would.</summary>
+    private async Task SignInAsync(HttpClient browser, string subject, string sid)
+    {
+        using var callback = await _provider.SignInAsync(browser, subject, sid);
+        Assert.Equal(HttpStatusCode.Redirect, callback.StatusCode);
+    }
+
+    /// <summary>Moves the start of the session the provider calls <paramref name="sid"/> back to <paramref name="signedInAt"/>.</summary>
+    private async Task SignedInAtAsync(string sid, DateTimeOffset signedInAt)
+    {
+        await using var db = await _api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        Assert.Equal(1, await db.BrowserSessions.Where(s => s.Sid == sid)
+            .ExecuteUpdateAsync(row => row.SetProperty(s => s.CreatedAt, signedInAt.UtcDateTime)));
+    }
+
+    /// <summary>What /bff/user answers <paramref name="browser"/>: 200 while its session lives, 401 once it has ended.</summary>
+    private static async Task<HttpStatusCode> UserStatusAsync(HttpClient browser)
+    {
+        using var user = await BffRequests.GetUserAsync(browser);
+        return user.StatusCode;
+    }
+
+    private static string NewTokenId() => "jti-" + Guid.NewGuid().ToString("N");
 
     private async Task<bool> IsLiveAsync(string key) =>
         await _api.Services.GetRequiredService<BrowserSessionStore>().RetrieveAsync(key) is not null;

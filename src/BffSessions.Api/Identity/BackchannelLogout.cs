@@ -57,7 +57,7 @@ public sealed partial class BackchannelLogout(
         {
             // A token for a session that has already ended (the user signed out here first) is still a success. Only a
             // token acted on is remembered: when the database fails, the provider's retry must still end the sessions.
-            var ended = await sessions.EndAsync(logout.Issuer, logout.Subject, logout.Sid, CancellationToken.None);
+            var ended = await sessions.EndAsync(logout.Issuer, logout.Subject, logout.Sid, SignedInBy(logout), CancellationToken.None);
             _seen.Set(seen, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = MaxAge + ClockSkew });
             if (ended == 0)
             {
@@ -69,6 +69,14 @@ public sealed partial class BackchannelLogout(
     }
 
     public void Dispose() => _seen.Dispose();
+
+    /// <summary>
+    /// The latest sign-in a token is about. The provider issued it for the sessions that existed then: one signed in
+    /// afterwards (the user came back, at the provider too) is not what it meant, however and whenever the token arrives.
+    /// A session's start is stamped on this service's clock and iat on the provider's, so the skew iat is checked with
+    /// is allowed here too: a session the provider saw begin before its iat is ended though our clock runs ahead.
+    /// </summary>
+    public static DateTime SignedInBy(LogoutRequest logout) => (logout.IssuedAt + ClockSkew).UtcDateTime;
 
     /// <summary>The checks of the spec's section 2.6, in order; the reason for a refusal is for the log only.</summary>
     public static async Task<(LogoutRequest? Logout, string Why)> ValidateAsync(string token, OpenIdConnectOptions provider, DateTimeOffset now, CancellationToken cancellationToken)
@@ -131,7 +139,7 @@ public sealed partial class BackchannelLogout(
         var sid = jwt.TryGetPayloadValue<string>("sid", out var s) && !string.IsNullOrEmpty(s) ? s : null;
         return subject is null && sid is null
             ? (null, "the token names neither sub nor sid")
-            : (new LogoutRequest(jwt.Issuer, subject, sid, jwt.Id), "");
+            : (new LogoutRequest(jwt.Issuer, subject, sid, jwt.Id, DateTimeOffset.FromUnixTimeSeconds(issuedAt)), "");
     }
 
     /// <summary>iat as the token's JSON has it, a whole number of seconds; not a string or a fraction, which the token library would read as one.</summary>
@@ -157,5 +165,8 @@ public sealed partial class BackchannelLogout(
     private static partial void LogNothingEnded(ILogger logger, string what);
 }
 
-/// <summary>The sessions a valid logout token names: one by <paramref name="Sid"/>, or all of <paramref name="Subject"/>'s.</summary>
-public sealed record LogoutRequest(string Issuer, string? Subject, string? Sid, string TokenId);
+/// <summary>
+/// The sessions a valid logout token names: one by <paramref name="Sid"/>, or all of <paramref name="Subject"/>'s; of
+/// them, those signed in by <paramref name="IssuedAt"/> (<see cref="BackchannelLogout.SignedInBy"/>).
+/// </summary>
+public sealed record LogoutRequest(string Issuer, string? Subject, string? Sid, string TokenId, DateTimeOffset IssuedAt);

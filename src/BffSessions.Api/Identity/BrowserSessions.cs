@@ -11,13 +11,14 @@ public sealed partial class BrowserSessions(IDbContextFactory<AppDbContext> data
 {
     /// <summary>Ends every session of the user <paramref name="subject"/> at <paramref name="issuer"/>; returns how many there were.</summary>
     public Task<int> EndAllAsync(string issuer, string subject, CancellationToken cancellationToken) =>
-        EndAsync(issuer, subject, sid: null, cancellationToken);
+        EndAsync(issuer, subject, sid: null, signedInBy: null, cancellationToken);
 
     /// <summary>
     /// Ends the session the provider calls <paramref name="sid"/>, or — without a sid — every session of
-    /// <paramref name="subject"/>. With both, only a session matching both.
+    /// <paramref name="subject"/>. With both, only a session matching both. With <paramref name="signedInBy"/>, only
+    /// sessions that began by then: a later sign-in is left alone.
     /// </summary>
-    public async Task<int> EndAsync(string issuer, string? subject, string? sid, CancellationToken cancellationToken)
+    public async Task<int> EndAsync(string issuer, string? subject, string? sid, DateTime? signedInBy, CancellationToken cancellationToken)
     {
         if (subject is null && sid is null)
         {
@@ -34,6 +35,11 @@ public sealed partial class BrowserSessions(IDbContextFactory<AppDbContext> data
         if (subject is not null)
         {
             sessions = sessions.Where(s => s.Subject == subject);
+        }
+
+        if (signedInBy is { } by)
+        {
+            sessions = sessions.Where(s => s.CreatedAt <= by);
         }
 
         var ended = await sessions.ExecuteDeleteAsync(cancellationToken);

@@ -48,7 +48,7 @@ public sealed class TestOpenIdProvider(string issuer, string clientId, SecurityK
         options.Configuration.SigningKeys.Add(key);
         // Set after the handler's own post-configuration, which made a manager that would fetch the real document.
         options.ConfigurationManager = new StaticConfigurationManager<OpenIdConnectConfiguration>(options.Configuration);
-        options.Backchannel = new HttpClient(this);
+        options.Backchannel = new HttpClient(this, disposeHandler: false); // one provider may serve several hosts
     }
 
     public void Configure(IServiceCollection services) =>
