@@ -8,7 +8,9 @@ using BffSessions.Api.Identity;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 
@@ -162,18 +164,116 @@ public sealed class BackchannelLogoutTests : StandInTest
         Assert.True(await IsLiveAsync(session));
     }
 
-    /// <summary>A captured token replayed later must not end the sessions the user began after signing out.</summary>
+    /// <summary>
+    /// A captured token replayed later must not end the sessions the user began after signing out. The replay is a 400:
+    /// the spec's validation (section 2.6, step 8) checks that the jti was not received before, and a token that fails
+    /// any step is rejected with a 400.
+    /// </summary>
     [Fact]
-    public async Task A_replayed_logout_token_ends_nothing_the_second_time()
+    public async Task A_replayed_logout_token_is_a_400_and_ends_nothing_the_second_time()
     {
-        var token = Token(new { sub = "replayed-user" }, id: "jti-replayed-" + Guid.NewGuid().ToString("N"));
-        (await PostAsync(token)).Dispose();
+        var token = Token(new { sub = "replayed-user" }, id: NewTokenId());
+        using (var first = await PostAsync(token))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        }
+
         var laterSession = await StoreSessionAsync("replayed-user", "sid-later");
 
         using var replay = await PostAsync(token);
 
-        Assert.Equal(HttpStatusCode.OK, replay.StatusCode);
+        await AssertInvalidAsync(replay);
         Assert.True(await IsLiveAsync(laterSession));
+    }
+
+    /// <summary>
+    /// The tokens acted on are remembered in the database, not in the process: a token captured on its way here and
+    /// replayed after a restart (within the five minutes it is taken for) is refused, and the session the user signed in
+    /// with since lives on.
+    /// </summary>
+    [Fact]
+    public async Task A_logout_token_replayed_after_a_restart_is_refused_and_ends_no_session_begun_since()
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"bffsessions-tests-{Guid.NewGuid():N}.db");
+        try
+        {
+            var token = Token(new { sub = "restarted-user" }, id: NewTokenId());
+            await using (var before = NewApi(database))
+            {
+                using var browser = before.CreateApiClient();
+                await SignInAsync(browser, "restarted-user", "sid-before-restart");
+                using var delivered = await PostAsync(token, before);
+                Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
+                Assert.Equal(HttpStatusCode.Unauthorized, await UserStatusAsync(browser));
+            }
+
+            await using var after = NewApi(database);
+            using var signedInAgain = after.CreateApiClient();
+            await SignInAsync(signedInAgain, "restarted-user", "sid-after-restart");
+
+            using var replay = await PostAsync(token, after);
+
+            await AssertInvalidAsync(replay);
+            Assert.Equal(HttpStatusCode.OK, await UserStatusAsync(signedInAgain));
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { database, database + "-wal", database + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    /// <summary>Every instance sharing the database knows the tokens any of them acted on.</summary>
+    [Fact]
+    public async Task A_logout_token_replayed_at_another_instance_is_refused_there()
+    {
+        await using var other = NewApi(_api.Services.GetRequiredService<IConfiguration>().GetConnectionString("Customers")!);
+        var token = Token(new { sub = "two-instance-user" }, id: NewTokenId());
+        using var here = _api.CreateApiClient();
+        await SignInAsync(here, "two-instance-user", "sid-here");
+        using var delivered = await PostAsync(token);
+        using var there = other.CreateApiClient();
+        await SignInAsync(there, "two-instance-user", "sid-there");
+
+        using var replay = await PostAsync(token, other);
+
+        Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
+        await AssertInvalidAsync(replay);
+        Assert.Equal((HttpStatusCode.Unauthorized, HttpStatusCode.OK), (await UserStatusAsync(here), await UserStatusAsync(there)));
+    }
+
+    /// <summary>
+    /// A token is remembered while any instance would take it (five minutes after its iat, two more for clocks), then
+    /// forgotten: the table does not grow with every logout.
+    /// </summary>
+    [Fact]
+    public async Task A_logout_token_is_forgotten_once_no_instance_would_take_it_again()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var api = new ApiFactory(Stripe, Logs, "Test", _provider.Settings, services =>
+        {
+            _provider.Configure(services);
+            services.AddSingleton<TimeProvider>(time);
+        });
+        var token = Token(new { sub = "forgotten-user" }, issuedAt: time.GetUtcNow(), id: NewTokenId());
+        using (var delivered = await PostAsync(token, api))
+        {
+            Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
+        }
+
+        var tokens = api.Services.GetRequiredService<SeenLogoutTokens>();
+
+        time.Advance(TimeSpan.FromMinutes(7) - TimeSpan.FromSeconds(1));
+        var whileTaken = await tokens.ForgetOldAsync(CancellationToken.None);
+        time.Advance(TimeSpan.FromSeconds(2));
+        var afterwards = await tokens.ForgetOldAsync(CancellationToken.None);
+        using var tooLate = await PostAsync(token, api);
+
+        Assert.Equal((0, 1), (whileTaken, afterwards));
+        await AssertInvalidAsync(tooLate); // refused for its age now
     }
 
     /// <summary>
@@ -315,14 +415,27 @@ public sealed class BackchannelLogoutTests : StandInTest
         return user.StatusCode;
     }
 
+    /// <summary>Another host with this provider, on the SQLite database at <paramref name="database"/> (a path or a connection string).</summary>
+    private ApiFactory NewApi(string database) =>
+        new(Stripe, Logs, "Test", new Dictionary<string, string?>(_provider.Settings)
+        {
+            ["ConnectionStrings:Customers"] = database.StartsWith("Data Source=", StringComparison.Ordinal) ? database : $"Data Source={database}",
+        }, _provider.Configure);
+
+    private static async Task AssertInvalidAsync(HttpResponseMessage response)
+    {
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
+        Assert.Equal(IdentityProblemTypes.InvalidLogoutToken, problem.GetProperty("type").GetString());
+    }
+
     private static string NewTokenId() => "jti-" + Guid.NewGuid().ToString("N");
 
     private async Task<bool> IsLiveAsync(string key) =>
         await _api.Services.GetRequiredService<BrowserSessionStore>().RetrieveAsync(key) is not null;
 
-    private async Task<HttpResponseMessage> PostAsync(string token)
+    private async Task<HttpResponseMessage> PostAsync(string token, ApiFactory? api = null)
     {
-        using var client = _api.CreateApiClient();
+        using var client = (api ?? _api).CreateApiClient();
         return await client.PostAsync("/bff/backchannel", new FormUrlEncodedContent(new Dictionary<string, string> { ["logout_token"] = token }));
     }
 

@@ -2,7 +2,6 @@ using System.Buffers.Text;
 using System.Text.Json;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.Authentication.OpenIdConnect;
-using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
@@ -14,27 +13,22 @@ namespace BffSessions.Api.Identity;
 /// the provider posts a signed <c>logout_token</c> here, and the sessions it names end on every instance.
 /// </summary>
 public sealed partial class BackchannelLogout(
-    IOptionsMonitor<OpenIdConnectOptions> openIdConnect, BrowserSessions sessions, TimeProvider time, ILogger<BackchannelLogout> logger) : IDisposable
+    IOptionsMonitor<OpenIdConnectOptions> openIdConnect, BrowserSessions sessions, TimeProvider time, ILogger<BackchannelLogout> logger)
 {
     public const string LogoutEvent = "http://schemas.openid.net/event/backchannel-logout";
 
     /// <summary>
     /// A logout token is sent the moment the user signs out, so it is taken only this soon after its <c>iat</c>, with or
-    /// without <c>exp</c> (the 2022 final spec requires exp; providers built on its drafts send none). Together with the
-    /// ids seen meanwhile, this keeps a captured token from being replayed to end sessions begun after it.
+    /// without <c>exp</c> (the 2022 final spec requires exp; providers built on its drafts send none). Within it, the
+    /// tokens already acted on (<see cref="SeenLogoutTokens"/>) are refused, so a captured token cannot be replayed.
     /// </summary>
-    private static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
+    internal static readonly TimeSpan MaxAge = TimeSpan.FromMinutes(5);
 
-    private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(2);
+    internal static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(2);
 
     private static readonly CriticalHeaderRefusingTokenHandler Handler = new();
 
-    /// <summary>
-    /// The issuer and jti of every token acted on in the last <see cref="MaxAge"/>, on this instance: a replay here is
-    /// answered 200 and changes nothing. (A replay at another instance ends the user's sessions again, as the token
-    /// said; the provider sends each token to one of them.)
-    /// </summary>
-    private readonly MemoryCache _seen = new(new MemoryCacheOptions { SizeLimit = 100_000 });
+    private const string Invalid = "The request carries no valid OpenID Connect back-channel logout_token.";
 
     public async Task<IResult> HandleAsync(HttpContext http)
     {
@@ -48,27 +42,27 @@ public sealed partial class BackchannelLogout(
         if (logout is null)
         {
             LogRefused(logger, why);
-            return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidLogoutToken, "Invalid logout token",
-                "The request carries no valid OpenID Connect back-channel logout_token.");
+            return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidLogoutToken, "Invalid logout token", Invalid);
         }
 
-        var seen = logout.Issuer + "\n" + logout.TokenId;
-        if (!_seen.TryGetValue(seen, out _))
+        // The token is claimed in the database, shared by every instance and kept across restarts, in the transaction that
+        // ends the sessions: a failure there leaves no claim, and the provider's retry ends them. Not cancelled with the
+        // request: a provider that gives up waiting must not leave the logout half done.
+        if (await sessions.EndOnceAsync(logout, SignedInBy(logout), CancellationToken.None) is not { } ended)
         {
-            // A token for a session that has already ended (the user signed out here first) is still a success. Only a
-            // token acted on is remembered: when the database fails, the provider's retry must still end the sessions.
-            var ended = await sessions.EndAsync(logout.Issuer, logout.Subject, logout.Sid, SignedInBy(logout), CancellationToken.None);
-            _seen.Set(seen, true, new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = MaxAge + ClockSkew });
-            if (ended == 0)
-            {
-                LogNothingEnded(logger, logout.Sid is null ? "the user" : "the session");
-            }
+            // The spec's validation, step 8: a jti received before fails it, and a failed validation is a 400.
+            LogRefused(logger, "its jti was received before (a replay, or a retry of a delivery already acted on)");
+            return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidLogoutToken, "Invalid logout token", Invalid);
+        }
+
+        if (ended == 0)
+        {
+            // A token for a session that has already ended (the user signed out here first) is still a success.
+            LogNothingEnded(logger, logout.Sid is null ? "the user" : "the session");
         }
 
         return TypedResults.Ok();
     }
-
-    public void Dispose() => _seen.Dispose();
 
     /// <summary>
     /// The latest sign-in a token is about. The provider issued it for the sessions that existed then: one signed in
@@ -161,7 +155,7 @@ public sealed partial class BackchannelLogout(
     private static partial void LogRefused(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 2202, Level = LogLevel.Information,
-        Message = "A valid back-channel logout named {What}, and no session of it was live here (already signed out, or signed in elsewhere)")]
+        Message = "A valid back-channel logout named {What}, and no session of it was live here (already signed out, signed in elsewhere, or only since the token was issued)")]
     private static partial void LogNothingEnded(ILogger logger, string what);
 }
 

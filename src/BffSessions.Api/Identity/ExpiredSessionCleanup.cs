@@ -5,9 +5,13 @@ using BffSessions.Hosting;
 
 namespace BffSessions.Api.Identity;
 
-/// <summary>Deletes expired sessions in the background, in bounded batches, on every instance (deleting twice is harmless).</summary>
+/// <summary>
+/// Deletes expired sessions in the background, in bounded batches, and the logout tokens no instance would take any
+/// more, on every instance (deleting twice is harmless).
+/// </summary>
 public sealed partial class ExpiredSessionCleanup(
-    IDbContextFactory<AppDbContext> databases, IOptions<BffOptions> options, TimeProvider time, ILogger<ExpiredSessionCleanup> logger) : BackgroundService
+    IDbContextFactory<AppDbContext> databases, SeenLogoutTokens logoutTokens, IOptions<BffOptions> options, TimeProvider time,
+    ILogger<ExpiredSessionCleanup> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -22,6 +26,19 @@ public sealed partial class ExpiredSessionCleanup(
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 LogFailed(logger, e.GetBaseException().Message);
+            }
+
+            try
+            {
+                using var unobserved = Telemetry.Unobserved();
+                if (await logoutTokens.ForgetOldAsync(stoppingToken) is > 0 and var forgotten)
+                {
+                    LogForgotten(logger, forgotten);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogForgetFailed(logger, e.GetBaseException().Message);
             }
         }
     }
@@ -59,4 +76,10 @@ public sealed partial class ExpiredSessionCleanup(
 
     [LoggerMessage(EventId = 2112, Level = LogLevel.Warning, Message = "Could not delete expired browser sessions (tried again later): {Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2113, Level = LogLevel.Debug, Message = "Forgot {Count} back-channel logout token id(s) too old to be taken again")]
+    private static partial void LogForgotten(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 2114, Level = LogLevel.Warning, Message = "Could not forget old back-channel logout token ids (tried again later): {Reason}")]
+    private static partial void LogForgetFailed(ILogger logger, string reason);
 }

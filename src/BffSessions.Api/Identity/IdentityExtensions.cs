@@ -64,6 +64,7 @@ public static partial class IdentityExtensions
         builder.Services.AddSingleton<BrowserSessionStore>();
         builder.Services.AddSingleton<BrowserSessions>();
         builder.Services.AddSingleton<BackchannelLogout>();
+        builder.Services.AddSingleton<SeenLogoutTokens>();
         builder.Services.AddHostedService<ExpiredSessionCleanup>();
         builder.Services.AddExceptionHandler<IdentityProviderProblemHandler>();
 

@@ -86,6 +86,24 @@ public sealed class TestOpenIdProvider(string issuer, string clientId, SecurityK
         }));
     }
 
+    /// <summary>A back-channel logout token as the provider signs it when <paramref name="subject"/> signs out there.</summary>
+    public string LogoutToken(string subject, string jti)
+    {
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var claims = new Dictionary<string, object>
+        {
+            ["iss"] = Issuer,
+            ["aud"] = ClientId,
+            ["sub"] = subject,
+            ["iat"] = now,
+            ["exp"] = now + 120,
+            ["jti"] = jti,
+            ["events"] = new Dictionary<string, object> { [BackchannelLogout.LogoutEvent] = new { } },
+        };
+        return new JsonWebTokenHandler().CreateToken(JsonSerializer.Serialize(claims),
+            new SigningCredentials(key, SecurityAlgorithms.RsaSha256), new Dictionary<string, object> { ["typ"] = "logout+jwt" });
+    }
+
     /// <summary>The token endpoint: a code handed out above, once, for its id token.</summary>
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

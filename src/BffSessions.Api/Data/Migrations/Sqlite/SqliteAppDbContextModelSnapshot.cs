@@ -218,6 +218,24 @@ namespace BffSessions.Api.Data.Migrations.Sqlite
                     b.ToTable("processed_stripe_events", (string)null);
                 });
 
+            modelBuilder.Entity("BffSessions.Api.Identity.SeenLogoutToken", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("IssuedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("issued_at");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("IssuedAt");
+
+                    b.ToTable("seen_logout_tokens", (string)null);
+                });
+
             modelBuilder.Entity("Microsoft.AspNetCore.DataProtection.EntityFrameworkCore.DataProtectionKey", b =>
                 {
                     b.Property<int>("Id")
