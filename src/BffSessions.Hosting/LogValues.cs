@@ -1,3 +1,6 @@
+using Serilog.Core;
+using Serilog.Events;
+
 namespace BffSessions.Hosting;
 
 /// <summary>What a client sent (a header value, a path, an id from a body), made fit for a log line.</summary>
@@ -50,4 +53,39 @@ public static class LogValues
 
     private static bool IsUnfit(char c) => char.IsControl(c) || char.GetUnicodeCategory(c) is
         System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.LineSeparator or System.Globalization.UnicodeCategory.ParagraphSeparator;
+}
+
+/// <summary>
+/// The one sanitiser of log values, on every event whatever the sink and format (Development's text console, JSON
+/// lines, OTLP): each string property goes through <see cref="LogValues.Text"/>, so a claim, a header or a line of
+/// Stripe's message can neither split a log line nor disguise itself, however it reached the event. Exceptions keep
+/// their own lines (a stack trace is ours, not the client's).
+/// </summary>
+public sealed class CleanTextEnricher : ILogEventEnricher
+{
+    public void Enrich(LogEvent logEvent, ILogEventPropertyFactory propertyFactory)
+    {
+        List<LogEventProperty>? cleaned = null;
+        foreach (var (name, value) in logEvent.Properties)
+        {
+            if (Clean(value) is { } clean)
+            {
+                (cleaned ??= []).Add(new LogEventProperty(name, clean));
+            }
+        }
+
+        foreach (var property in cleaned ?? [])
+        {
+            logEvent.AddOrUpdateProperty(property);
+        }
+    }
+
+    /// <summary>The value with its strings cleaned, or null when nothing needed it (the common case: no copy).</summary>
+    private static LogEventPropertyValue? Clean(LogEventPropertyValue value) => value switch
+    {
+        ScalarValue { Value: string text } when !ReferenceEquals(LogValues.Text(text), text) => new ScalarValue(LogValues.Text(text)),
+        SequenceValue sequence when sequence.Elements.Any(e => Clean(e) is not null) =>
+            new SequenceValue(sequence.Elements.Select(e => Clean(e) ?? e)),
+        _ => null,
+    };
 }

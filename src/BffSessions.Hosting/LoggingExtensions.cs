@@ -26,7 +26,9 @@ public static class LoggingExtensions
         builder.Services.AddSerilog(
             (services, logger) => logger
                 .ReadFrom.Configuration(builder.Configuration)
-                .ReadFrom.Services(services),
+                .ReadFrom.Services(services)
+                // Last, so it sees every property the others add: no text from outside reaches a sink uncleaned.
+                .Enrich.With<CleanTextEnricher>(),
             preserveStaticLogger: true,
             writeToProviders: true);
         return builder;

@@ -204,6 +204,28 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         Assert.Contains(LogLines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Stripe's messages echo what was sent. Whatever they carry (a line break that would start a forged log line, an
+    /// address in any form) reaches no log line as it is, in any format: one sanitiser sees every property.
+    /// </summary>
+    [Fact]
+    public async Task A_Stripe_message_echoing_a_line_break_or_an_address_is_logged_on_one_line_with_the_address_masked()
+    {
+        using var client = await WarmClientAsync();
+        Stripe.Override(SessionsPath, (_, _) => StripeStandIn.Error(400, "invalid_request_error", "parameter_invalid",
+            "Invalid value for 'name': Ada\n[12:00:00 INF] forged line \"ada lovelace\"@example.com ada＠example.com <ada@example.com>", "name"));
+
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
+        var logged = Assert.Single(LogEvents, e => e.Properties.ContainsKey("StripeMessage"));
+        var line = logged.RenderMessage();
+        Assert.DoesNotContain('\n', line);
+        Assert.Contains("forged line", line, StringComparison.Ordinal); // the rest of the message is kept, on this line
+        Assert.DoesNotContain("ada", line.Replace("Ada?[12", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("example.com", line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("{\"object\":\"customer_session\",")]
     [InlineData("{\"object\":\"customer_session\",\"expires_at\":1893456000}")]

@@ -168,11 +168,12 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     /// <summary>
     /// Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value), often name the
     /// customer ("No such customer: 'cus_…'"), and repeat a bad value ("Invalid email address: …"): mask them, so the
-    /// log (and what telemetry exports of it) holds none of them.
+    /// log (and what telemetry exports of it) holds none of them. Whatever holds an @ (or a fullwidth ＠) is masked
+    /// whole, quoted local parts included: an address need not look like one to be one.
     /// </summary>
     private static string? Redact(string? message) => message is null ? null : SecretLike().Replace(message, "[redacted]");
 
-    [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|whsec_[A-Za-z0-9]+|\bBearer\s+\S+|\b(cus|acct)_[A-Za-z0-9]+|[^\s'""<>@]+@[^\s'""<>@]+")]
+    [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|whsec_[A-Za-z0-9]+|\bBearer\s+\S+|\b(cus|acct)_[A-Za-z0-9]+|""[^""]*""[@＠]\S*|[^\s@＠]*[@＠]\S*")]
     private static partial Regex SecretLike();
 
     private static ProblemDetails Problem(int status, string type, string title, string detail, string? requestId)
