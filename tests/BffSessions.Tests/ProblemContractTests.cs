@@ -160,10 +160,7 @@ public sealed class ChunkedBodyTests : StandInTest
     public async Task A_chunked_body_over_the_cap_is_a_body_too_large_problem()
     {
         await using var api = new ApiFactory(Stripe, Logs);
-        var port = FreePort();
-        api.UseKestrel(port);
-        api.StartServer();
-        using var client = new HttpClient { BaseAddress = new Uri($"http://localhost:{port}") };
+        using var client = new HttpClient { BaseAddress = api.StartKestrel() };
         client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("chunked-user"));
         var body = "{\"components\":{\"pricingTable\":{\"enabled\":true}}" + new string(' ', 20 * 1024) + "}";
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/customer-sessions") { Content = new StringContent(body, Encoding.UTF8, "application/json") };

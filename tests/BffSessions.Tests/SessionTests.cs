@@ -255,11 +255,9 @@ public sealed class SessionTests : StandInTest
     public async Task A_non_ASCII_returnUrl_is_a_400_problem_on_the_real_server()
     {
         await using var api = new ApiFactory(Stripe, Logs, "Development");
-        var port = FreePort();
-        api.UseKestrel(port);
-        api.StartServer();
+        var address = api.StartKestrel();
         using var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true };
-        using var client = new HttpClient(handler) { BaseAddress = new Uri($"http://localhost:{port}") };
+        using var client = new HttpClient(handler) { BaseAddress = address };
         using var signIn = await BffRequests.SignInAsync(client, "unicode-user");
         var cookie = BffRequests.SessionCookieOf(signIn);
         using var claims = await BffRequests.GetUserAsync(client, cookie);

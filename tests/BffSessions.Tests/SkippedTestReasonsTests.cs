@@ -47,4 +47,22 @@ public sealed class SkippedTestReasonsTests
             Directory.Delete(noProvider, recursive: true);
         }
     }
+
+    /// <summary>A runner that sets CI=1 (not "true") still gets a failure, not a green run without the test.</summary>
+    [Theory]
+    [InlineData("1")]
+    [InlineData("yes")]
+    public async Task Under_any_CI_value_a_missing_prerequisite_fails_the_test_instead_of_skipping_it(string ci)
+    {
+        var (exitCode, output, errors) = await DotnetCommand.RunAsync(
+            ["test", Repository.PathOf("tests", "BffSessions.Tests", "BffSessions.Tests.csproj"), "--no-build",
+                "--filter", "FullyQualifiedName~MigrationTests.The_migrate_command_says_in_one_line_why_it_failed_and_exits_1"],
+            new Dictionary<string, string?> { ["PG_BIN"] = "/nonexistent/postgresql/bin", ["CI"] = ci });
+        var text = output + errors;
+
+        Assert.True(exitCode != 0, text);
+        Assert.Matches(@"Failed: +1", text);
+        Assert.Matches(@"Skipped: +0", text);
+        Assert.Contains("PostgreSQL tests need the PostgreSQL server binaries", text, StringComparison.Ordinal);
+    }
 }

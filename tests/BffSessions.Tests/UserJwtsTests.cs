@@ -20,9 +20,9 @@ public sealed class UserJwtsTests
     public async Task The_first_key_dotnet_user_jwts_writes_counts_without_a_restart()
     {
         var home = Directory.CreateTempSubdirectory("bffsessions-home-").FullName;
-        var port = StandInTest.FreePort();
+        // Port 0: the service says which port it got, so the address below is this process's and no other's.
         var start = DotnetCommand.StartInfo(
-            ["run", "--no-build", "--no-launch-profile", "--project", Repository.PathOf("src", "BffSessions.Api"), "--", "--urls", $"http://127.0.0.1:{port}"],
+            ["run", "--no-build", "--no-launch-profile", "--project", Repository.PathOf("src", "BffSessions.Api"), "--", "--urls", "http://127.0.0.1:0"],
             new Dictionary<string, string?>
             {
                 ["HOME"] = home,
@@ -32,11 +32,22 @@ public sealed class UserJwtsTests
                 ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(home, "bffsessions.db")}",
             });
         using var service = Process.Start(start)!;
-        var output = service.StandardOutput.ReadToEndAsync();
-        var errors = service.StandardError.ReadToEndAsync();
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        service.OutputDataReceived += (_, line) =>
+        {
+            if (line.Data is { } text && text.Contains("Now listening on", StringComparison.Ordinal)
+                && System.Text.RegularExpressions.Regex.Match(text, @"http://127\.0\.0\.1:\d+") is { Success: true } address)
+            {
+                listening.TrySetResult(new Uri(address.Value));
+            }
+        };
+        service.ErrorDataReceived += (_, _) => { };
+        service.BeginOutputReadLine();
+        service.BeginErrorReadLine();
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
+            var address = await listening.Task.WaitAsync(TimeSpan.FromSeconds(90));
+            using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(10) };
             await WaitUntilReadyAsync(http, service);
 
             var key = System.Security.Cryptography.RandomNumberGenerator.GetBytes(32);
@@ -68,7 +79,6 @@ public sealed class UserJwtsTests
         {
             service.Kill(entireProcessTree: true);
             await service.WaitForExitAsync();
-            _ = await output + await errors;
             Directory.Delete(home, recursive: true);
         }
     }

@@ -165,10 +165,7 @@ public sealed class LimitsAndHeadersTests : StandInTest
     public async Task Kestrel_sends_no_Server_header()
     {
         await using var api = new ApiFactory(Stripe, Logs);
-        var port = FreePort();
-        api.UseKestrel(port);
-        api.StartServer();
-        using var client = new HttpClient { BaseAddress = new Uri($"http://localhost:{port}") };
+        using var client = new HttpClient { BaseAddress = api.StartKestrel() };
 
         using var response = await client.GetAsync("/health/live");
 

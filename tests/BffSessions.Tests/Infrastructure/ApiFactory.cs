@@ -152,6 +152,19 @@ public class ApiFactory : WebApplicationFactory<Program>
         });
     }
 
+    /// <summary>
+    /// Starts the host on a real Kestrel port the system picks (port 0) and answers the address it got: never another
+    /// process's, as a port found free a moment earlier could be.
+    /// </summary>
+    public Uri StartKestrel()
+    {
+        UseKestrel(0);
+        StartServer();
+        var address = Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        return new UriBuilder(address) { Host = "localhost" }.Uri;
+    }
+
     /// <summary>The user's row in this host's customer map, as the service stored it (or null); the tokens' issuer unless said.</summary>
     public async Task<(string CustomerId, CustomerKind Kind)?> StoredLinkAsync(string userId, string issuer = Issuer)
     {

@@ -32,7 +32,7 @@ public sealed class PostgresServer : IAsyncDisposable
         }
 
         const string message = "PostgreSQL tests need the PostgreSQL server binaries (initdb, pg_ctl: apt-get install postgresql). .ci/run installs them.";
-        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+        if (RunsInCi.Now)
         {
             throw new InvalidOperationException(message);
         }

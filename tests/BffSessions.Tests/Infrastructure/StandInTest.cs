@@ -21,7 +21,14 @@ public abstract class StandInTest : IAsyncLifetime
         Assert.Empty(Secrets.FoundIn(Logs.Lines));
     }
 
-    /// <summary>A loopback port that was free a moment ago (listen on it, or leave it closed to test refusals).</summary>
+    /// <summary>
+    /// A loopback port that was free a moment ago: only for a port that must be named before its server starts (a
+    /// setting, a closed port to test refusals, PostgreSQL, and the browser tests' provider and application, whose
+    /// settings name each other). Each of those confirms it reached its own process (pg_ctl's wait on its own data
+    /// directory, the provider's READY line, an in-process Kestrel that fails to bind) and fails, never passes, on a
+    /// clash. Everything else binds port 0 and reads the port it got (<see cref="ApiFactory.StartKestrel"/>,
+    /// ServiceProcess, StandInProcess, the Stripe stand-in).
+    /// </summary>
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

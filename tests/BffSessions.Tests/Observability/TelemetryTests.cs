@@ -292,11 +292,9 @@ public sealed class TelemetryExportTests : StandInTest
     [Fact]
     public async Task Metrics_are_served_on_the_metrics_port_alone()
     {
-        var apiPort = FreePort();
-        var metricsPort = FreePort();
+        var metricsPort = FreePort(); // a setting: it must be named before start
         await using var api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?> { ["Telemetry:MetricsPort"] = metricsPort.ToString(System.Globalization.CultureInfo.InvariantCulture) });
-        api.UseKestrel(apiPort);
-        api.StartServer();
+        var apiPort = api.StartKestrel().Port;
         using var client = new HttpClient();
         client.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("scraped-user"));
         (await client.PostAsJsonAsync($"http://localhost:{apiPort}/api/customer-sessions", BffRequests.PricingTable)).Dispose();

@@ -26,78 +26,42 @@ public sealed class ContainerBehaviourTests : StandInTest
     {
         var secrets = Directory.CreateDirectory(Path.Combine(_directory, "secrets")).FullName;
         await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
-        var port = FreePort();
-        var start = new ProcessStartInfo("dotnet", "BffSessions.Api.dll")
+        await using var process = ServiceProcess.Start(new Dictionary<string, string>
         {
-            WorkingDirectory = AppContext.BaseDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var inherited in new[] { "ASPNETCORE_ENVIRONMENT", "DOTNET_ENVIRONMENT", "ASPNETCORE_URLS" })
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+            ["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets,
+            ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(_directory, "customers.db")}",
+            ["Stripe__ApiBase"] = Stripe.BaseAddress.ToString(),
+            ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
+            ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
+            ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
+            ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
+        });
+        using var http = new HttpClient { BaseAddress = await process.ReadyAsync(TimeSpan.FromSeconds(60)), Timeout = TimeSpan.FromSeconds(30) };
+        Stripe.Override("/v1/customer_sessions", async (request, _) =>
         {
-            start.Environment.Remove(inherited);
+            await Task.Delay(TimeSpan.FromSeconds(1.5));
+            return Results.Json(StripeStandIn.Session(request.Form["customer"]));
+        });
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("container-user"));
+        // Warm the customer first, so the in-flight request below waits only on the (slow) session call.
+        Stripe.Override("/v1/customers", (request, _) => Results.Json(new { id = "cus_container", @object = "customer" }));
+
+        var inFlight = http.PostAsJsonAsync("/api/customer-sessions", new { components = new { pricingTable = new { enabled = true } } });
+        await WaitForAsync(() => Stripe.RequestsTo("/v1/customer_sessions").Count == 1, TimeSpan.FromSeconds(10));
+        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
         }
 
-        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
-        start.Environment["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets;
-        start.Environment["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(_directory, "customers.db")}";
-        start.Environment["Stripe__ApiBase"] = Stripe.BaseAddress.ToString();
-        start.Environment["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer;
-        start.Environment["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience;
-        start.Environment["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer;
-        start.Environment["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64;
-
-        using var process = Process.Start(start)!;
-        var stdout = new List<string>();
-        var stderr = new List<string>();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.Add(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.Add(e.Data); } } };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-            await WaitUntilReadyAsync(http, process, stdout, stderr);
-            Stripe.Override("/v1/customer_sessions", async (request, _) =>
-            {
-                await Task.Delay(TimeSpan.FromSeconds(1.5));
-                return Results.Json(StripeStandIn.Session(request.Form["customer"]));
-            });
-            http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("container-user"));
-            // Warm the customer first, so the in-flight request below waits only on the (slow) session call.
-            Stripe.Override("/v1/customers", (request, _) => Results.Json(new { id = "cus_container", @object = "customer" }));
-
-            var inFlight = http.PostAsJsonAsync("/api/customer-sessions", new { components = new { pricingTable = new { enabled = true } } });
-            await WaitForAsync(() => Stripe.RequestsTo("/v1/customer_sessions").Count == 1, TimeSpan.FromSeconds(10));
-            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-            {
-                await kill.WaitForExitAsync();
-            }
-
-            using var response = await inFlight;
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.StartsWith("cuss_secret_", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("clientSecret").GetString(), StringComparison.Ordinal);
-            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-            await process.WaitForExitAsync(exit.Token);
-            Assert.Equal(0, process.ExitCode);
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-        }
+        using var response = await inFlight;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("cuss_secret_", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("clientSecret").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(15)));
 
         // The key came from the mounted file, not the environment.
         Assert.Equal("Bearer " + ApiFactory.StripeKey, Stripe.RequestsTo("/v1/customer_sessions")[0].Headers["Authorization"]);
-        List<string> lines;
-        lock (stdout)
-        {
-            lines = stdout.Where(l => l.Length > 0).ToList();
-        }
+        var lines = process.Output.Where(l => l.Length > 0).ToList();
 
         Assert.NotEmpty(lines);
         Assert.All(lines, line => Assert.True(JsonDocument.Parse(line).RootElement.TryGetProperty("@t", out _), line));
@@ -118,33 +82,6 @@ public sealed class ContainerBehaviourTests : StandInTest
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
         var database = (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").GetProperty("database");
         Assert.Equal("Unhealthy", database.GetProperty("status").GetString());
-    }
-
-    private static async Task WaitUntilReadyAsync(HttpClient http, Process process, List<string> stdout, List<string> stderr)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < deadline && !process.HasExited)
-        {
-            try
-            {
-                using var ready = await http.GetAsync("/health/ready");
-                if (ready.StatusCode == HttpStatusCode.OK)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100);
-        }
-
-        lock (stdout)
-        {
-            Assert.Fail($"The service did not become ready.\nstdout:\n{string.Join('\n', stdout)}\nstderr:\n{string.Join('\n', stderr)}");
-        }
     }
 
     private static async Task WaitForAsync(Func<bool> condition, TimeSpan timeout)

@@ -246,16 +246,14 @@ public sealed class StripeWebhookTests : StandInTest
     public async Task The_send_stripe_event_tool_delivers_a_signed_event_the_service_acts_on()
     {
         await using var api = new ApiFactory(Stripe, Logs, "Test", new Dictionary<string, string?> { ["Stripe:WebhookSecrets:0"] = Secret });
-        var port = FreePort();
-        api.UseKestrel(port);
-        api.StartServer();
-        using var user = new HttpClient { BaseAddress = new Uri($"http://localhost:{port}") };
+        var address = api.StartKestrel();
+        using var user = new HttpClient { BaseAddress = address };
         user.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("tool-user"));
         var original = await CustomerOfSessionAsync(user);
         Stripe.Reset();
 
         var (exitCode, output) = await RunAsync(Repository.PathOf("tools", "send-stripe-event"), ["customer.deleted", original],
-            new Dictionary<string, string> { ["WEBHOOK_SECRET"] = Secret, ["URL"] = $"http://localhost:{port}/stripe/webhook" });
+            new Dictionary<string, string> { ["WEBHOOK_SECRET"] = Secret, ["URL"] = new Uri(address, "/stripe/webhook").ToString() });
 
         Assert.True(exitCode == 0, output);
         Assert.EndsWith("200", output.TrimEnd(), StringComparison.Ordinal);
