@@ -199,10 +199,15 @@ public sealed class StripeBudgetRushTests(ITestOutputHelper output) : StandInTes
         var refusedByStripe = calls.Count(a => a.Status == 429);
         output.WriteLine($"{calls.Count} calls, {refusedByStripe} refused by Stripe; by instance: " +
             string.Join(", ", calls.GroupBy(a => a.Key).Select(g => $"{g.Count()} ({g.Count(a => a.Status == 429)} refused)")));
-        // Without slowing down, 10 calls a second against 4 allowed would have Stripe refuse 6 in 10. Slowed down, the
-        // pace saws between a quarter and a half of the budget: Stripe refuses only the calls at each peak, about 0.27
-        // to 0.29 of them on a quiet machine. 0.4 leaves room for a busy one and is still far from 0.6.
-        Assert.True(refusedByStripe <= 0.4 * calls.Count, $"Stripe refused {refusedByStripe} of {calls.Count} calls");
+        // Without slowing down the deployment would send its budget, 10 calls a second, against the 4 Stripe allows.
+        // Slowed down, the pace saws between a quarter and a half of the budget. The bound is on the median second,
+        // once the pace has had two seconds to fall: a second the machine stalled in moves a median no more than any
+        // other, where a total (Stripe's refusals: 0.27-0.29 quietly, up to 0.35 busy) moves with every stall.
+        var perSecond = calls.Where(a => a.At >= rushStart + (2 * Stopwatch.Frequency))
+            .GroupBy(a => (a.At - rushStart) / Stopwatch.Frequency).Select(g => g.Count()).Order().ToList();
+        var median = perSecond[perSecond.Count / 2];
+        Assert.True(median <= 6, $"the median second carried {median} calls (seconds: {string.Join(", ", perSecond)}); Stripe refused {refusedByStripe} of {calls.Count}");
+        Assert.True(refusedByStripe < 0.6 * calls.Count, $"Stripe refused {refusedByStripe} of {calls.Count} calls: as many as without slowing down");
         Assert.All(calls.GroupBy(a => a.Key), instance => Assert.Contains(instance, a => a.Status == 200));
         Assert.All(answers.Where(a => a.Status != HttpStatusCode.OK), a => Assert.Equal(HttpStatusCode.ServiceUnavailable, a.Status));
         // Both slowed down through the shared row, not each on its own: neither fell back, and both read a cut pace.
