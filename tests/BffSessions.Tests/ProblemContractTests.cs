@@ -104,13 +104,13 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
     }
 
     /// <summary>
-    /// The README's error table and the code name the same problem types: a type added in code without a row, or a row
-    /// whose type no code writes, fails here.
+    /// The error table (docs/api.md, once the README's) and the code name the same problem types: a type added in code
+    /// without a row, or a row whose type no code writes, fails here.
     /// </summary>
     [Fact]
     public void The_README_lists_exactly_the_problem_types_the_code_defines()
     {
-        var table = File.ReadLines(Repository.PathOf("README.md"))
+        var table = File.ReadLines(Repository.PathOf("docs", "api.md"))
             .SkipWhile(line => !line.StartsWith("| condition | status | `type`", StringComparison.Ordinal))
             .Skip(2)
             .TakeWhile(line => line.StartsWith('|'))
