@@ -4,8 +4,8 @@ using BffSessions.Tests.Infrastructure;
 namespace BffSessions.Tests;
 
 /// <summary>
-/// The feature folders import each other in one direction only (README, "Layout"). Hosting is a project of its own,
-/// so the compiler keeps it from importing any feature; this keeps the arrows between the features.
+/// The feature folders import each other in one direction only (docs/architecture.md, "Layout"). Hosting is a project
+/// of its own, so the compiler keeps it from importing any feature; this keeps the arrows between the features.
 /// </summary>
 public sealed partial class ArchitectureTests
 {

@@ -21,7 +21,7 @@ public sealed class HostileBodyTests(ServiceFixture fixture) : ServiceTest(fixtu
             .Where(line => line.Length > 0)
             .Select(line => JsonDocument.Parse(line).RootElement.Clone())
             .ToList();
-        // The README's security model states the corpus size; a body added or lost must show up there too.
+        // The security model (docs/security.md) states the corpus size; a body added or lost must show up there too.
         Assert.Equal(463, corpus.Count);
         using var client = Api.CreateClientFor(NewUserId());
         var mismatches = new List<string>();
