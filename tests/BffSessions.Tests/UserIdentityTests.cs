@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Claims;
 using System.Text;
-using System.Text.Json;
+using BffSessions.Api.Customers;
 using BffSessions.Api.Data;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
@@ -97,8 +97,8 @@ public sealed class IssuerTests : StandInTest
         using var theirs = api.CreateApiClient();
         theirs.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("shared-subject", issuer: OtherIssuer, key: OtherKey));
 
-        var customerOfOurs = await CustomerOfSessionAsync(ours);
-        var customerOfTheirs = await CustomerOfSessionAsync(theirs);
+        var customerOfOurs = await BffRequests.CustomerOfSessionAsync(ours);
+        var customerOfTheirs = await BffRequests.CustomerOfSessionAsync(theirs);
 
         Assert.NotEqual(customerOfOurs, customerOfTheirs);
         var created = Stripe.RequestsTo("/v1/customers");
@@ -116,13 +116,13 @@ public sealed class IssuerTests : StandInTest
     [Fact]
     public async Task Users_from_before_issuers_were_recorded_keep_their_customers()
     {
-        var customerId = await CreateCustomerAtStripeAsync();
+        var customerId = await Stripe.CreateCustomerAsync("long-time-user");
         await CreateMapFromBeforeIssuersAsync("long-time-user", customerId);
         await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["ConnectionStrings:Customers"] = $"Data Source={_database}" });
         using var client = api.CreateClientFor("long-time-user");
         Stripe.Reset();
 
-        var customer = await CustomerOfSessionAsync(client);
+        var customer = await BffRequests.CustomerOfSessionAsync(client);
 
         Assert.Equal(customerId, customer);
         Assert.Empty(Stripe.RequestsTo("/v1/customers"));
@@ -135,7 +135,7 @@ public sealed class IssuerTests : StandInTest
     [Fact]
     public async Task The_same_subject_from_another_issuer_does_not_adopt_a_user_from_before_issuers()
     {
-        var customerId = await CreateCustomerAtStripeAsync();
+        var customerId = await Stripe.CreateCustomerAsync("long-time-user");
         await CreateMapFromBeforeIssuersAsync("long-time-user", customerId);
         await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
         {
@@ -148,8 +148,8 @@ public sealed class IssuerTests : StandInTest
         stranger.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("long-time-user", issuer: OtherIssuer, key: OtherKey));
         using var owner = api.CreateClientFor("long-time-user");
 
-        var strangersCustomer = await CustomerOfSessionAsync(stranger);
-        var ownersCustomer = await CustomerOfSessionAsync(owner);
+        var strangersCustomer = await BffRequests.CustomerOfSessionAsync(stranger);
+        var ownersCustomer = await BffRequests.CustomerOfSessionAsync(owner);
 
         Assert.NotEqual(customerId, strangersCustomer);
         Assert.Equal(customerId, ownersCustomer);
@@ -159,7 +159,7 @@ public sealed class IssuerTests : StandInTest
     [Fact]
     public async Task A_legacy_issuer_corrected_before_a_user_returns_still_adopts_them()
     {
-        var customerId = await CreateCustomerAtStripeAsync();
+        var customerId = await Stripe.CreateCustomerAsync("long-time-user");
         await CreateMapFromBeforeIssuersAsync("long-time-user", customerId);
         var database = new Dictionary<string, string?> { ["ConnectionStrings:Customers"] = $"Data Source={_database}" };
         await using (var wrong = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>(database) { ["Customers:LegacyIssuer"] = ApiFactory.Issuer + "/" }))
@@ -170,24 +170,10 @@ public sealed class IssuerTests : StandInTest
         await using var corrected = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>(database) { ["Customers:LegacyIssuer"] = ApiFactory.Issuer });
         using var owner = corrected.CreateClientFor("long-time-user");
 
-        Assert.Equal(customerId, await CustomerOfSessionAsync(owner));
+        Assert.Equal(customerId, await BffRequests.CustomerOfSessionAsync(owner));
     }
 
-    private static async Task<string> CustomerOfSessionAsync(HttpClient client)
-    {
-        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
-    }
 
-    /// <summary>A customer Stripe knows, made the way the service made them before.</summary>
-    private async Task<string> CreateCustomerAtStripeAsync()
-    {
-        using var http = new HttpClient { BaseAddress = Stripe.BaseAddress };
-        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.StripeKey);
-        using var response = await http.PostAsync("/v1/customers", new FormUrlEncodedContent(new Dictionary<string, string> { ["metadata[user_id]"] = "long-time-user" }));
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-    }
 
     /// <summary>The schema as it was before issuers (the AddLinkKind migration), with one user in it.</summary>
     private async Task CreateMapFromBeforeIssuersAsync(string userId, string customerId)

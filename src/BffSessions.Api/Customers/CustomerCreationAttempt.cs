@@ -1,5 +1,6 @@
 using BffSessions.Api.Data;
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 

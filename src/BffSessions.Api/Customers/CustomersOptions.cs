@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using BffSessions.Api.Payments;
+using BffSessions.Hosting;
 
 namespace BffSessions.Api.Customers;
 
@@ -32,6 +33,6 @@ public sealed class CustomersOptions
     /// when they next sign in with it. Empty: the first issuer this deployment trusts (the bearer scheme's ValidIssuer,
     /// else its Authority, else the OpenID Connect Authority; CustomerSessions fills it in from Identity's settings).
     /// </summary>
-    [MaxLength(Data.IdentityLimits.MaxIssuerLength)]
+    [MaxLength(IdentityLimits.MaxIssuerLength)]
     public string? LegacyIssuer { get; set; }
 }

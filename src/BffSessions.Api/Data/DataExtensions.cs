@@ -1,4 +1,3 @@
-using BffSessions.Api.Payments.Budget;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
@@ -30,10 +29,6 @@ public static class DataExtensions
                     npgsql.EnableRetryOnFailure(maxRetryCount: 2, maxRetryDelay: TimeSpan.FromMilliseconds(500), errorCodesToAdd: null)));
                 // Npgsql's own spans (the SQL as EF wrote it: placeholders, never values).
                 builder.Services.ConfigureOpenTelemetryTracerProvider(tracing => tracing.AddNpgsql());
-                // Instances that share the database share one schedule of Stripe calls (Stripe:RequestsPerSecond).
-                builder.Services.AddSingleton<PostgresCallSchedule>();
-                builder.Services.AddSingleton<IStripeCallSchedule>(services => services.GetRequiredService<PostgresCallSchedule>());
-                builder.Services.AddHostedService(services => services.GetRequiredService<PostgresCallSchedule>());
                 break;
             default:
                 AddContext<SqliteAppDbContext>(builder, (db, connection) => db.UseSqlite(connection));

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Security.Claims;
-using BffSessions.Api.Data;
+using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.Identity;

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Claims;
-using BffSessions.Api.Data;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;

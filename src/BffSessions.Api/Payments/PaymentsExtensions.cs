@@ -1,7 +1,8 @@
+using BffSessions.Api.Data;
+using BffSessions.Api.Payments.Budget;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Stripe;
-using BffSessions.Api.Payments.Budget;
 
 namespace BffSessions.Api.Payments;
 
@@ -66,8 +67,17 @@ public static partial class PaymentsExtensions
                 httpClient: new SystemNetHttpClient(http, options.MaxNetworkRetries),
                 apiBase: options.ApiBase.ToString().TrimEnd('/'));
         });
-        // One instance keeps the schedule in memory; Data replaces it with PostgreSQL's when instances share that.
-        builder.Services.TryAddSingleton<IStripeCallSchedule, InMemoryCallSchedule>();
+        // The budget's schedule: in memory for one instance (SQLite); shared by every instance on PostgreSQL.
+        if (DataExtensions.ReadProvider(builder.Configuration) == DatabaseProvider.Postgres)
+        {
+            builder.Services.AddSingleton<PostgresCallSchedule>();
+            builder.Services.AddSingleton<IStripeCallSchedule>(services => services.GetRequiredService<PostgresCallSchedule>());
+            builder.Services.AddHostedService(services => services.GetRequiredService<PostgresCallSchedule>());
+        }
+        else
+        {
+            builder.Services.AddSingleton<IStripeCallSchedule, InMemoryCallSchedule>();
+        }
         builder.Services.AddSingleton<StripeBudget>();
         builder.Services.AddTransient<StripeBudgetHandler>();
         builder.Services.AddTransient<StripeIdempotencyHandler>();

@@ -47,6 +47,14 @@ public static class BffRequests
         return await client.SendAsync(request);
     }
 
+    /// <summary>The customer a bearer client's Customer Sheet session was made for (the customerId Stripe answers with, which the service passes on for the sheet).</summary>
+    public static async Task<string> CustomerOfSessionAsync(HttpClient client)
+    {
+        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
+    }
+
     /// <summary>The claims /bff/user answered with, by type.</summary>
     public static async Task<Dictionary<string, JsonElement>> ClaimsAsync(HttpResponseMessage user) =>
         (await user.Content.ReadFromJsonAsync<JsonElement>()).EnumerateArray()

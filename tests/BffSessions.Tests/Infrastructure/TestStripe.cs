@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+
 namespace BffSessions.Tests.Infrastructure;
 
 /// <summary>
@@ -11,4 +13,14 @@ public static class TestStripe
     public const int RaisedLimit = 10_000;
 
     public static Task<StripeStandIn> StartAsync() => StripeStandIn.StartAsync(new StandInOptions { RateLimits = RateLimits.Raised(RaisedLimit) });
+
+    /// <summary>A customer Stripe already knows, made over HTTP the way the service makes them, for <paramref name="userId"/>.</summary>
+    public static async Task<string> CreateCustomerAsync(this StripeStandIn stripe, string userId)
+    {
+        using var http = new HttpClient { BaseAddress = stripe.BaseAddress };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.StripeKey);
+        using var response = await http.PostAsync("/v1/customers", new FormUrlEncodedContent(new Dictionary<string, string> { ["metadata[user_id]"] = userId }));
+        response.EnsureSuccessStatusCode();
+        return (await response.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetString()!;
+    }
 }

@@ -1,8 +1,7 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using BffSessions.Api.Customers;
 using BffSessions.Api.Data;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -30,7 +29,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("copied-event-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(original);
 
         using var first = await DeliverAsync(api, body);
@@ -54,7 +53,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("stampede-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(original);
 
         var copies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => DeliverAsync(api, body)));
@@ -89,13 +88,13 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("unreadable-user");
-        var customer = await CustomerOfSessionAsync(user);
+        var customer = await BffRequests.CustomerOfSessionAsync(user);
 
         using var response = await DeliverAsync(api, body.Replace("cus_X", customer, StringComparison.Ordinal));
 
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{why}: {(int)response.StatusCode}");
         Assert.Contains(Logs.Lines, l => l.StartsWith("[Error]", StringComparison.Ordinal) && l.Contains("not an event this service can read", StringComparison.Ordinal));
-        Assert.Equal(customer, await CustomerOfSessionAsync(user));
+        Assert.Equal(customer, await BffRequests.CustomerOfSessionAsync(user));
     }
 
     /// <summary>An event from a destination pinned to an older API version, whose customer does not fit today's types.</summary>
@@ -104,13 +103,13 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("old-shape-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.Snapshot("customer.deleted", new JsonObject { ["id"] = original, ["object"] = "customer", ["address"] = "a string, once" });
 
         using var response = await DeliverAsync(api, body);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.NotEqual(original, await CustomerOfSessionAsync(user));
+        Assert.NotEqual(original, await BffRequests.CustomerOfSessionAsync(user));
     }
 
     /// <summary>Stripe's own example customer, as <c>data.object</c>: the typed path, not the fallback, reads it.</summary>
@@ -119,7 +118,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("full-object-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         var customer = JsonNode.Parse(await File.ReadAllTextAsync(Repository.PathOf("tests", "BffSessions.Tests", "Webhooks", "stripe-customer.json")))!.AsObject();
         customer["id"] = original;
         var body = StripeEvents.Snapshot("customer.deleted", customer);
@@ -128,7 +127,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         using var response = await DeliverAsync(api, body);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.NotEqual(original, await CustomerOfSessionAsync(user));
+        Assert.NotEqual(original, await BffRequests.CustomerOfSessionAsync(user));
     }
 
     [Theory]
@@ -153,7 +152,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("bytes-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(original);
         var signature = StripeEvents.Signature(body, DateTimeOffset.UtcNow, Secret);
         var withMark = "\uFEFF" + body;
@@ -170,12 +169,12 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var api = NewApi(kind: "Account");
         using var user = api.CreateClientFor("account-kind-user");
-        var account = await CustomerOfSessionAsync(user);
+        var account = await BffRequests.CustomerOfSessionAsync(user);
 
         using var response = await DeliverAsync(api, StripeEvents.CustomerDeleted(account));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(account, await CustomerOfSessionAsync(user));
+        Assert.Equal(account, await BffRequests.CustomerOfSessionAsync(user));
         Assert.DoesNotContain(Logs.Lines, l => l.Contains(Forgotten, StringComparison.Ordinal));
     }
 
@@ -214,12 +213,5 @@ public sealed class StripeWebhookHardeningTests : StandInTest
     {
         await using var db = await api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
         return (await db.CustomerLinks.SingleAsync(l => l.UserId == userId)).ForgottenAt;
-    }
-
-    private static async Task<string> CustomerOfSessionAsync(HttpClient client)
-    {
-        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
     }
 }

@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
 using BffSessions.Api.Data;
 using BffSessions.Api.Webhooks;
 using BffSessions.Hosting;
@@ -30,12 +28,12 @@ public sealed class StripeWebhookTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("deleted-in-dashboard");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         Assert.True(Stripe.DeleteCustomer(original));
         Stripe.Reset();
 
         using var delivered = await DeliverAsync(api, StripeEvents.CustomerDeleted(original));
-        var replacement = await CustomerOfSessionAsync(user);
+        var replacement = await BffRequests.CustomerOfSessionAsync(user);
 
         Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
         Assert.NotEqual(original, replacement);
@@ -52,13 +50,13 @@ public sealed class StripeWebhookTests : StandInTest
     {
         await using var api = NewApi(kind: "Account");
         using var user = api.CreateClientFor("closed-account-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         Assert.StartsWith("acct_", original, StringComparison.Ordinal);
         Assert.True(Stripe.DeleteCustomer(original));
         Stripe.Reset();
 
         using var delivered = await DeliverAsync(api, StripeEvents.AccountClosed(original));
-        var replacement = await CustomerOfSessionAsync(user);
+        var replacement = await BffRequests.CustomerOfSessionAsync(user);
 
         Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
         Assert.StartsWith("acct_", replacement, StringComparison.Ordinal);
@@ -71,16 +69,16 @@ public sealed class StripeWebhookTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("twice-told-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(original);
         using var first = await DeliverAsync(api, body);
-        var replacement = await CustomerOfSessionAsync(user);
+        var replacement = await BffRequests.CustomerOfSessionAsync(user);
         Stripe.Reset();
 
         using var second = await DeliverAsync(api, body);
 
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
-        Assert.Equal(replacement, await CustomerOfSessionAsync(user));
+        Assert.Equal(replacement, await BffRequests.CustomerOfSessionAsync(user));
         Assert.Empty(Stripe.RequestsTo(CustomersPath));
         Assert.Contains(Logs.Lines, l => l.Contains("was delivered again: already handled", StringComparison.Ordinal));
         await using var db = await api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
@@ -93,15 +91,15 @@ public sealed class StripeWebhookTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("moved-on-user");
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         (await DeliverAsync(api, StripeEvents.CustomerDeleted(original))).Dispose();
-        var current = await CustomerOfSessionAsync(user);
+        var current = await BffRequests.CustomerOfSessionAsync(user);
         Stripe.Reset();
 
         using var late = await DeliverAsync(api, StripeEvents.CustomerDeleted(original));
 
         Assert.Equal(HttpStatusCode.OK, late.StatusCode);
-        Assert.Equal(current, await CustomerOfSessionAsync(user));
+        Assert.Equal(current, await BffRequests.CustomerOfSessionAsync(user));
         Assert.Empty(Stripe.RequestsTo(CustomersPath));
     }
 
@@ -164,7 +162,7 @@ public sealed class StripeWebhookTests : StandInTest
     {
         await using var api = NewApi();
         using var user = api.CreateClientFor("protected-user");
-        var customer = await CustomerOfSessionAsync(user);
+        var customer = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(customer, eventId: "evt_claimed_by_the_sender");
         Stripe.Reset();
 
@@ -173,7 +171,7 @@ public sealed class StripeWebhookTests : StandInTest
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
         Assert.Equal(WebhookProblemTypes.InvalidSignature, problem.GetProperty("type").GetString());
-        Assert.Equal(customer, await CustomerOfSessionAsync(user));
+        Assert.Equal(customer, await BffRequests.CustomerOfSessionAsync(user));
         Assert.Empty(Stripe.RequestsTo(CustomersPath));
         // The claimed id is logged; a header that cannot pass (no signature at all, or too old or too new) is refused
         // before the body is even read.
@@ -249,7 +247,7 @@ public sealed class StripeWebhookTests : StandInTest
         var address = api.StartKestrel();
         using var user = new HttpClient { BaseAddress = address };
         user.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("tool-user"));
-        var original = await CustomerOfSessionAsync(user);
+        var original = await BffRequests.CustomerOfSessionAsync(user);
         Stripe.Reset();
 
         var (exitCode, output) = await RunAsync(Repository.PathOf("tools", "send-stripe-event"), ["customer.deleted", original],
@@ -257,7 +255,7 @@ public sealed class StripeWebhookTests : StandInTest
 
         Assert.True(exitCode == 0, output);
         Assert.EndsWith("200", output.TrimEnd(), StringComparison.Ordinal);
-        Assert.NotEqual(original, await CustomerOfSessionAsync(user));
+        Assert.NotEqual(original, await BffRequests.CustomerOfSessionAsync(user));
         Assert.Equal([CustomersPath, SessionsPath], Stripe.Requests.Select(r => r.Path));
     }
 
@@ -286,12 +284,5 @@ public sealed class StripeWebhookTests : StandInTest
     {
         using var client = api.CreateApiClient();
         return await StripeEvents.DeliverAsync(client, body, StripeEvents.Signature(body, DateTimeOffset.UtcNow, Secret));
-    }
-
-    private static async Task<string> CustomerOfSessionAsync(HttpClient client)
-    {
-        using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("customerId").GetString()!;
     }
 }

@@ -1,13 +1,12 @@
 using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
-using BffSessions.Api.Payments;
-using BffSessions.Api.Payments.Budget;
+using BffSessions.Api.Data;
 using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace BffSessions.Api.Data;
+namespace BffSessions.Api.Payments.Budget;
 
 /// <summary>
 /// The schedule of Stripe calls shared by every instance on one PostgreSQL: a single row holds the next free turn and
