@@ -45,6 +45,19 @@ public sealed partial class ArchitectureTests
         Assert.Empty(found);
     }
 
+    /// <summary>Stripe.net's types (namespace Stripe and below) stay in Payments: the rest of the service speaks its own.</summary>
+    [Fact]
+    public void Only_Payments_uses_Stripe_net()
+    {
+        var payments = Repository.PathOf("src", "BffSessions.Api", "Payments") + Path.DirectorySeparatorChar;
+        var found = Directory.EnumerateFiles(Repository.PathOf("src"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.StartsWith(payments, StringComparison.Ordinal) && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Where(f => File.ReadLines(f).Any(line => StripeNetReference().IsMatch(line)))
+            .Select(f => Path.GetRelativePath(Repository.PathOf("src"), f));
+
+        Assert.Empty(found);
+    }
+
     [Fact]
     public void No_global_using_brings_a_feature_into_every_file()
     {
@@ -72,6 +85,10 @@ public sealed partial class ArchitectureTests
 
         Assert.DoesNotContain("ProjectReference", project, StringComparison.Ordinal);
     }
+
+    /// <summary>A using of Stripe.net's namespaces, or a name qualified with one (Stripe.EventTypes, global::Stripe.Customer).</summary>
+    [GeneratedRegex(@"^\s*(global\s+)?using\s+(static\s+)?(\w+\s*=\s*)?(global::)?Stripe\b|(?<![\w.])(global::)?Stripe\.[A-Z]")]
+    private static partial Regex StripeNetReference();
 
     [GeneratedRegex(@"\bBffSessions\.Api\.(?<feature>[A-Z][A-Za-z]+)\b")]
     private static partial Regex FeatureReference();

@@ -18,17 +18,16 @@ public sealed class CustomerSessionIssuer(
         // Every Stripe call of this request (a first one creates the customer too) shares one Stripe:Timeout and one
         // Stripe:BudgetWait, and counts as this user's in the budget's fair shares.
         using var allowance = StripeAllowance.Begin(owner.Key, stripeOptions.Value, time);
-        var options = components.ToStripeOptions();
         var customer = await customers.ResolveAsync(owner, cancellationToken);
         CreatedSession session;
         try
         {
-            session = await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
+            session = await stripe.CreateCustomerSessionAsync(customer, components, cancellationToken);
         }
         catch (StripeCustomerMissingException missing)
         {
             customer = await customers.ReplaceMissingAsync(owner, missing.CustomerId, cancellationToken);
-            session = await stripe.CreateCustomerSessionAsync(customer, options, cancellationToken);
+            session = await stripe.CreateCustomerSessionAsync(customer, components, cancellationToken);
         }
 
         foreach (var component in components.EnabledNames())

@@ -1,3 +1,4 @@
+using BffSessions.Api.Payments;
 using FluentValidation;
 
 namespace BffSessions.Api.CustomerSessions;

@@ -31,7 +31,7 @@ public interface IStripeGateway
 
     /// <summary>Creates a customer session for <paramref name="customer"/> with the given components.</summary>
     /// <exception cref="StripeCustomerMissingException">Stripe no longer knows the customer.</exception>
-    Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken);
+    Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, SessionComponents components, CancellationToken cancellationToken);
 }
 
 /// <summary>
@@ -122,9 +122,9 @@ public sealed class StripeGateway(
     /// POST /v1/customer_sessions with exactly one of <c>customer</c> or <c>customer_account</c>, by the kind the map
     /// recorded. Stripe.net adds the idempotency key that its retries reuse.
     /// </summary>
-    public async Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
+    public async Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, SessionComponents components, CancellationToken cancellationToken)
     {
-        var create = new CustomerSessionCreateOptions { Components = components };
+        var create = new CustomerSessionCreateOptions { Components = components.ToStripeOptions() };
         if (customer.Kind == CustomerKind.Account)
         {
             create.CustomerAccount = customer.Id;

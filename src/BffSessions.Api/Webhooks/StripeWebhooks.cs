@@ -4,7 +4,6 @@ using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
-using Stripe;
 
 namespace BffSessions.Api.Webhooks;
 
@@ -54,8 +53,8 @@ public static partial class StripeWebhooks
 
     /// <summary>What a delivery needs.</summary>
     internal sealed record Services(
-        StripeClient Stripe, CustomerResolver Customers, ProcessedStripeEvents Events, WebhookIntake Intake, IOptions<StripeOptions> Options,
-        ServiceMetrics Metrics, TimeProvider Time, ILogger<ProcessedStripeEvents> Logger);
+        IStripeEventReader Stripe, CustomerResolver Customers, ProcessedStripeEvents Events, WebhookIntake Intake, ServiceMetrics Metrics,
+        ILogger<ProcessedStripeEvents> Logger);
 
     /// <summary>
     /// Verify, claim the event id, act, answer: 200 for every delivery Stripe signed (acted on, already handled, or
@@ -71,7 +70,7 @@ public static partial class StripeWebhooks
     internal static async Task<Results<Ok, ProblemHttpResult>> HandleAsync(HttpContext http, [AsParameters] Services services)
     {
         var header = http.Request.Headers["Stripe-Signature"].ToString();
-        if (!StripeDelivery.IsWorthReading(header, services.Time.GetUtcNow()))
+        if (!services.Stripe.IsWorthReading(header))
         {
             return Refused(services, "(not read)");
         }
@@ -90,7 +89,7 @@ public static partial class StripeWebhooks
                 return TooSlow(http, services);
             }
 
-            delivery = StripeDelivery.Read(body.Bytes, header, services.Options.Value.WebhookSecrets, services.Stripe, services.Time.GetUtcNow());
+            delivery = services.Stripe.Read(body.Bytes, header);
         }
 
         switch (delivery)
@@ -103,18 +102,18 @@ public static partial class StripeWebhooks
                 return Refused(services, LogValues.Text(notSigned.ClaimedId ?? "(none)"));
         }
 
-        var (id, type, goneCustomerId, kind) = (StripeDelivery.Verified)delivery;
+        var (id, type, gone) = (StripeDelivery.Verified)delivery;
         if (!await services.Events.ClaimAsync(id, type, http.RequestAborted))
         {
             LogDuplicate(services.Logger, id, type);
-            services.Metrics.WebhookEvent(MetricType(type), "duplicate");
+            services.Metrics.WebhookEvent(MetricType(type, gone), "duplicate");
             return TypedResults.Ok();
         }
 
         bool forgotten;
         try
         {
-            forgotten = goneCustomerId is not null && await services.Customers.ForgetAsync(goneCustomerId, kind, http.RequestAborted);
+            forgotten = gone is { } customer && await services.Customers.ForgetAsync(customer.Id, customer.Kind, http.RequestAborted);
         }
         catch
         {
@@ -123,7 +122,7 @@ public static partial class StripeWebhooks
         }
 
         LogHandled(services.Logger, id, type, forgotten ? "the customer is let go of" : "nothing to change");
-        services.Metrics.WebhookEvent(MetricType(type), forgotten ? "customer-forgotten" : "ignored");
+        services.Metrics.WebhookEvent(MetricType(type, gone), forgotten ? "customer-forgotten" : "ignored");
         return TypedResults.Ok();
     }
 
@@ -162,8 +161,8 @@ public static partial class StripeWebhooks
             $"The whole body must arrive within {services.Intake.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
     }
 
-    /// <summary>The event type as a metric tag: the types acted on by name, every other as "other" (a closed set).</summary>
-    private static string MetricType(string type) => type is Stripe.EventTypes.CustomerDeleted or "v2.core.account.closed" ? type : "other";
+    /// <summary>The event type as a metric tag: the types that tell of a gone customer by name, every other as "other" (a closed set).</summary>
+    private static string MetricType(string type, CustomerRef? gone) => gone is null ? "other" : type;
 
     /// <summary>Says once, at start, whether webhooks are on.</summary>
     private sealed partial class WebhooksAtStart(IOptions<StripeOptions> options, ILogger<WebhooksAtStart> logger) : IHostedService

@@ -5,7 +5,6 @@ using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
-using Stripe;
 
 namespace BffSessions.Tests.Unit;
 
@@ -78,9 +77,9 @@ public sealed class CustomerSessionIssuerTests
     public async Task Other_Stripe_failures_are_not_mistaken_for_a_deleted_customer()
     {
         var customers = new FakeCustomers(new CustomerRef("cus_old", CustomerKind.Customer));
-        var stripe = new FakeStripe { Failure = new StripeException("Stripe is down.") };
+        var stripe = new FakeStripe { Failure = new StripeBusyException() };
 
-        await Assert.ThrowsAsync<StripeException>(() => Issuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None));
+        await Assert.ThrowsAsync<StripeBusyException>(() => Issuer(customers, stripe).IssueAsync(Ada, PricingTable, CancellationToken.None));
 
         Assert.Empty(customers.Replaced);
         Assert.Single(stripe.SessionsFor);
@@ -122,7 +121,7 @@ public sealed class CustomerSessionIssuerTests
         public Task DeleteCustomerAsync(string customerId, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("The issuer never deletes customers.");
 
-        public Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, CustomerSessionComponentsOptions components, CancellationToken cancellationToken)
+        public Task<CreatedSession> CreateCustomerSessionAsync(CustomerRef customer, SessionComponents components, CancellationToken cancellationToken)
         {
             SessionsFor.Add(customer.Id);
             if (Failure is not null)
@@ -131,7 +130,7 @@ public sealed class CustomerSessionIssuerTests
             }
 
             return Missing.Contains(customer.Id)
-                ? throw new StripeCustomerMissingException(customer.Id, new StripeException("No such customer."))
+                ? throw new StripeCustomerMissingException(customer.Id, new InvalidOperationException("No such customer."))
                 : Task.FromResult(new CreatedSession("cus_secret_for_" + customer.Id, DateTime.UtcNow.AddMinutes(30)));
         }
     }

@@ -1,4 +1,5 @@
 using BffSessions.Api.CustomerSessions;
+using BffSessions.Api.Payments;
 using FluentValidation.TestHelper;
 
 namespace BffSessions.Tests.Unit;

@@ -1,4 +1,4 @@
-using BffSessions.Api.CustomerSessions;
+using BffSessions.Api.Payments;
 
 namespace BffSessions.Tests.Unit;
 

@@ -1,5 +1,6 @@
 using System.Net;
 using BffSessions.Api.Data;
+using BffSessions.Api.Payments;
 using BffSessions.Api.Webhooks;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
@@ -177,7 +178,7 @@ public sealed class StripeWebhookTests : StandInTest
         // before the body is even read.
         var refusal = Assert.Single(Logs.Lines, l => l.Contains("Refused a Stripe webhook delivery", StringComparison.Ordinal));
         Assert.StartsWith("[Warning]", refusal, StringComparison.Ordinal);
-        Assert.Contains(StripeDelivery.IsWorthReading(header, DateTimeOffset.UtcNow) ? "evt_claimed_by_the_sender" : "(not read)", refusal, StringComparison.Ordinal);
+        Assert.Contains(StripeEventReader.IsWorthReading(header, DateTimeOffset.UtcNow) ? "evt_claimed_by_the_sender" : "(not read)", refusal, StringComparison.Ordinal);
         Assert.False(Logs.Lines.Any(l => l.Contains("whsec_", StringComparison.Ordinal)), why);
     }
 

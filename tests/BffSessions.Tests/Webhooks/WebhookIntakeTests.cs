@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using BffSessions.Api.Payments;
 using BffSessions.Api.Webhooks;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
@@ -165,7 +166,7 @@ public sealed class WebhookIntakeTests : StandInTest
             Assert.True(accepted == stripeNet, $"{why}, {age} s old: the test's expectation is wrong about Stripe.net");
             if (stripeNet || age == 0)
             {
-                Assert.True(stripeNet == StripeDelivery.IsWorthReading(header, now), $"{why}, {age} s old: Stripe.net {(stripeNet ? "accepts" : "refuses")} it");
+                Assert.True(stripeNet == StripeEventReader.IsWorthReading(header, now), $"{why}, {age} s old: Stripe.net {(stripeNet ? "accepts" : "refuses")} it");
             }
         }
 
@@ -174,7 +175,7 @@ public sealed class WebhookIntakeTests : StandInTest
         {
             var t = now.ToUnixTimeSeconds() - age;
             var header = shape(t, global::Stripe.EventUtility.ComputeSignature(Secret, t.ToString(CultureInfo.InvariantCulture), body));
-            Assert.False(StripeDelivery.IsWorthReading(header, now), $"{why}, {age} s old");
+            Assert.False(StripeEventReader.IsWorthReading(header, now), $"{why}, {age} s old");
         }
     }
 

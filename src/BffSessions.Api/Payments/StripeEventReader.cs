@@ -1,11 +1,11 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using BffSessions.Api.Payments;
+using Microsoft.Extensions.Options;
 using Stripe;
 using Stripe.Events;
 
-namespace BffSessions.Api.Webhooks;
+namespace BffSessions.Api.Payments;
 
 /// <summary>What a delivery to <c>/stripe/webhook</c> turned out to be.</summary>
 public abstract record StripeDelivery
@@ -19,18 +19,43 @@ public abstract record StripeDelivery
     /// <summary>Signed, but not an event this service can read (<paramref name="Why"/>; the id it claims, if any): acknowledged and ignored.</summary>
     public sealed record Unreadable(string Why, string? ClaimedId = null) : StripeDelivery;
 
-    /// <summary>A verified event: its id and type, and the customer (of that kind) it says is gone, if it says one is.</summary>
-    public sealed record Verified(string Id, string Type, string? GoneCustomerId, CustomerKind GoneKind) : StripeDelivery;
+    /// <summary>
+    /// A verified event: its id and type, and the customer it says is gone (<c>customer.deleted</c>, or
+    /// <c>v2.core.account.closed</c> for an Account v2), if it says one is.
+    /// </summary>
+    public sealed record Verified(string Id, string Type, CustomerRef? Gone) : StripeDelivery;
 
     /// <summary>Stripe's default tolerance for a signature's age, against replays of an old delivery.</summary>
     public static readonly TimeSpan Tolerance = TimeSpan.FromMinutes(5);
+}
 
+/// <summary>
+/// What the webhook endpoint needs of Stripe: whether a delivery is signed by one of our event destinations
+/// (Stripe:WebhookSecrets), and what it says, as facts in the service's own terms. Stripe.net does the checking and
+/// the parsing; nothing of its types leaves Payments.
+/// </summary>
+public interface IStripeEventReader
+{
+    /// <summary>Whether a delivery with this Stripe-Signature header could pass the check now: asked before its body is read.</summary>
+    bool IsWorthReading(string? header);
+
+    /// <summary>The delivery of <paramref name="body"/> (the bytes as received) under <paramref name="header"/>.</summary>
+    StripeDelivery Read(ReadOnlySpan<byte> body, string header);
+}
+
+/// <summary>Reads deliveries with Stripe.net, against the configured signing secrets, on the service's clock.</summary>
+public sealed class StripeEventReader(StripeClient stripe, IOptions<StripeOptions> options, TimeProvider time) : IStripeEventReader
+{
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    public bool IsWorthReading(string? header) => IsWorthReading(header, time.GetUtcNow());
+
+    public StripeDelivery Read(ReadOnlySpan<byte> body, string header) => Read(body, header, options.Value.WebhookSecrets, stripe, time.GetUtcNow());
 
     /// <summary>
     /// Whether <paramref name="header"/> could pass Stripe.net's check at <paramref name="now"/>, judged before the body
     /// is read, so that a delivery that cannot costs nothing: a header Stripe.net would find malformed (an item without
-    /// "=", no v1 signature), or whose first timestamp is not whole seconds within <see cref="Tolerance"/> of now (a
+    /// "=", no v1 signature), or whose first timestamp is not whole seconds within <see cref="StripeDelivery.Tolerance"/> of now (a
     /// replay, the "t=1" of a forgery), fails here. It reads the header exactly as Stripe.net's ValidateSignature does and
     /// refuses only what that would refuse; the signature itself is left to Stripe.net, over the body.
     /// </summary>
@@ -64,7 +89,7 @@ public abstract record StripeDelivery
         // Stripe.net reads the first t with Convert.ToInt32, in the current culture, and allows Tolerance either way.
         return signed
             && int.TryParse(timestamp, NumberStyles.Integer, CultureInfo.CurrentCulture, out var signedAt)
-            && Math.Abs(now.ToUnixTimeSeconds() - signedAt) <= (long)Tolerance.TotalSeconds;
+            && Math.Abs(now.ToUnixTimeSeconds() - signedAt) <= (long)StripeDelivery.Tolerance.TotalSeconds;
     }
 
     /// <summary>
@@ -72,7 +97,7 @@ public abstract record StripeDelivery
     /// (the signature and its age, on the injected clock), then lets Stripe.net parse it: a snapshot event whatever its
     /// api_version (a destination may be pinned to another), or a thin event notification.
     /// </summary>
-    public static StripeDelivery Read(ReadOnlySpan<byte> body, string header, IReadOnlyList<string> secrets, StripeClient stripe, DateTimeOffset now)
+    private static StripeDelivery Read(ReadOnlySpan<byte> body, string header, IReadOnlyList<string> secrets, StripeClient stripe, DateTimeOffset now)
     {
         string json;
         try
@@ -82,16 +107,16 @@ public abstract record StripeDelivery
         }
         catch (DecoderFallbackException)
         {
-            return new NotSigned(IdClaimedIn(Encoding.UTF8.GetString(body)));
+            return new StripeDelivery.NotSigned(IdClaimedIn(Encoding.UTF8.GetString(body)));
         }
 
         if (!secrets.Any(secret => IsSignedWith(json, header, secret, now)))
         {
-            return new NotSigned(IdClaimedIn(json));
+            return new StripeDelivery.NotSigned(IdClaimedIn(json));
         }
 
         var delivery = Parse(json, stripe);
-        return delivery is Unreadable unreadable ? unreadable with { ClaimedId = IdClaimedIn(json) } : delivery;
+        return delivery is StripeDelivery.Unreadable unreadable ? unreadable with { ClaimedId = IdClaimedIn(json) } : delivery;
     }
 
     /// <summary>A verified body, as Stripe.net reads it.</summary>
@@ -107,13 +132,13 @@ public abstract record StripeDelivery
                     V2CoreAccountClosedEventNotification closed => Checked(closed.Id, closed.Type, closed.RelatedObject?.Id ?? "", CustomerKind.Account),
                     var other => Checked(other.Id, other.Type, null, CustomerKind.Account),
                 },
-                _ => new Unreadable("not an event object"),
+                _ => new StripeDelivery.Unreadable("not an event object"),
             };
         }
         catch (Exception e) when (e is StripeException or JsonException or Newtonsoft.Json.JsonException or ArgumentException or FormatException
                                       or OverflowException or InvalidOperationException or InvalidCastException or KeyNotFoundException)
         {
-            return new Unreadable($"Stripe.net could not parse it ({e.GetType().Name})");
+            return new StripeDelivery.Unreadable($"Stripe.net could not parse it ({e.GetType().Name})");
         }
     }
 
@@ -160,11 +185,12 @@ public abstract record StripeDelivery
     /// must name a customer and does not (<paramref name="goneCustomerId"/> empty) is not one either.
     /// </summary>
     private static StripeDelivery Checked(string? id, string? type, string? goneCustomerId, CustomerKind kind) =>
-        !IsStripeId(id) ? new Unreadable("no usable event id")
+        !IsStripeId(id) ? new StripeDelivery.Unreadable("no usable event id")
         : type is not { Length: > 0 and <= 100 } || !type.All(c => char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '_')
-            ? new Unreadable("no usable event type")
-        : goneCustomerId is not null && !IsStripeId(goneCustomerId) ? new Unreadable("no usable customer id")
-        : new Verified(id, type, goneCustomerId, kind);
+            ? new StripeDelivery.Unreadable("no usable event type")
+        : goneCustomerId is null ? new StripeDelivery.Verified(id, type, null)
+        : !IsStripeId(goneCustomerId) ? new StripeDelivery.Unreadable("no usable customer id")
+        : new StripeDelivery.Verified(id, type, new CustomerRef(goneCustomerId, kind));
 
     private static bool IsStripeId([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? id) =>
         id is { Length: > 0 and <= 255 } && id.All(c => char.IsAsciiLetterOrDigit(c) || c == '_');
@@ -173,7 +199,7 @@ public abstract record StripeDelivery
     {
         try
         {
-            EventUtility.ValidateSignature(json, header, secret, (long)Tolerance.TotalSeconds, now.ToUnixTimeSeconds());
+            EventUtility.ValidateSignature(json, header, secret, (long)StripeDelivery.Tolerance.TotalSeconds, now.ToUnixTimeSeconds());
             return true;
         }
         catch (Exception e) when (e is StripeException or FormatException or OverflowException or ArgumentException)

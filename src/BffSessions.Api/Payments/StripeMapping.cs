@@ -1,6 +1,6 @@
 using Stripe;
 
-namespace BffSessions.Api.CustomerSessions;
+namespace BffSessions.Api.Payments;
 
 /// <summary>
 /// The validated request onto Stripe.net's typed options for <c>POST /v1/customer_sessions</c>, field for field and
