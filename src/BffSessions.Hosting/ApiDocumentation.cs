@@ -47,6 +47,7 @@ public static class ApiDocumentation
                 BearerFormat = "JWT",
                 Description = "A JWT whose `sub` claim is the user id (`dotnet user-jwts create` makes one locally).",
             });
+            options.OperationFilter<ProblemDocumentation.ExamplesFilter>();
             options.AddSecurityRequirement(document => new OpenApiSecurityRequirement
             {
                 [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [],

@@ -25,7 +25,7 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
         {
             StatusCodes.Status413PayloadTooLarge => RequestLimits.TooLarge(RequestLimits.MaxBodyBytesFor(httpContext, limits.Value.MaxBodyBytes)),
             // A body with no Content-Type at all: routing lets it through, and binding refuses it.
-            StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaType(),
+            StatusCodes.Status415UnsupportedMediaType => CommonProblems.UnsupportedMediaType.Create(CommonProblems.JsonOnlyDetail),
             _ => InvalidBody(httpContext, badRequest),
         };
         problem.Status = badRequest.StatusCode;
@@ -48,9 +48,9 @@ public sealed partial class BadRequestProblemHandler(IProblemDetailsService prob
         };
         return new HttpValidationProblemDetails(new Dictionary<string, string[]> { [path.Length == 0 ? "$" : path] = [message] })
         {
-            Type = ProblemTypes.InvalidBody,
-            Title = "Invalid request body",
-            Detail = "The body could not be read as this endpoint's request.",
+            Type = CommonProblems.InvalidBody.Type,
+            Title = CommonProblems.InvalidBody.Title,
+            Detail = CommonProblems.UnreadableBodyDetail,
         };
     }
 

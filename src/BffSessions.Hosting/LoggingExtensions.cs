@@ -3,16 +3,19 @@ using Serilog.Events;
 
 namespace BffSessions.Hosting;
 
+/// <summary>What a feature adds to the request's log line as the request ends (the user it was for, say).</summary>
+public interface IRequestLogEnricher
+{
+    void Enrich(IDiagnosticContext diagnostics, HttpContext http);
+}
+
 public static class LoggingExtensions
 {
     /// <summary>The request line's template. Features add properties to it through <see cref="IDiagnosticContext"/>.</summary>
     public const string RequestMessageTemplate = "HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms";
 
-    /// <summary>The request line's user id (Identity adds it): the Development console shows it.</summary>
+    /// <summary>The request line's user id (Identity adds it): the Development console shows it, as it shows Stripe's request id (StripeRequestId).</summary>
     public const string UserIdProperty = "UserId";
-
-    /// <summary>The request line's Stripe request id (Payments adds it): the Development console shows it.</summary>
-    public const string StripeRequestIdProperty = "StripeRequestId";
 
     public static IHostApplicationBuilder AddLogging(this IHostApplicationBuilder builder)
     {
@@ -54,11 +57,17 @@ public static class LoggingExtensions
                 new LogEventProperty("StatusCode", new ScalarValue(status)),
                 new LogEventProperty("Elapsed", new ScalarValue(elapsed)),
             ];
+            var enrichers = app.Services.GetServices<IRequestLogEnricher>().ToArray();
             options.EnrichDiagnosticContext = (diagnostics, http) =>
             {
                 if (http.GetEndpoint() is RouteEndpoint route)
                 {
                     diagnostics.Set("Route", route.RoutePattern.RawText);
+                }
+
+                foreach (var enricher in enrichers)
+                {
+                    enricher.Enrich(diagnostics, http);
                 }
             };
         });

@@ -18,24 +18,20 @@ public static class ProblemResponses
         {
             var problem = context.ProblemDetails;
             context.HttpContext.Response.Headers.CacheControl = "no-store";
-            if (problem.Type?.StartsWith(ProblemTypes.Prefix, StringComparison.Ordinal) != true)
+            if (problem.Type?.StartsWith(ProblemKind.Prefix, StringComparison.Ordinal) != true)
             {
                 var status = problem.Status ?? context.HttpContext.Response.StatusCode;
-                problem.Type = ProblemTypes.ForStatus(status);
-                // The framework's titles for these two say what ours do, in other words: one wording per problem.
-                problem.Title = status switch
-                {
-                    StatusCodes.Status413PayloadTooLarge => RequestLimits.TooLargeTitle,
-                    StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaTypeTitle,
-                    _ => problem.Title,
-                };
+                var kind = CommonProblems.ForStatus(status);
+                problem.Type = kind.Type;
+                // One wording per kind, whoever wrote the problem.
+                problem.Title = kind.Title;
                 problem.Detail ??= status switch
                 {
                     StatusCodes.Status400BadRequest => "The request could not be read.",
                     StatusCodes.Status404NotFound => "There is nothing at this path.",
                     StatusCodes.Status405MethodNotAllowed => "This path does not take this HTTP method.",
                     StatusCodes.Status413PayloadTooLarge => "The request body is larger than this service accepts.",
-                    StatusCodes.Status415UnsupportedMediaType => RequestLimits.UnsupportedMediaTypeDetail,
+                    StatusCodes.Status415UnsupportedMediaType => CommonProblems.JsonOnlyDetail,
                     _ => null,
                 };
             }
@@ -44,7 +40,7 @@ public static class ProblemResponses
             // failure, not a refusal; Stripe's own show in bffsessions.stripe.duration.
             if (problem.Status is < 500 or StatusCodes.Status503ServiceUnavailable)
             {
-                metrics.RequestRejected(ProblemTypes.ShortName(problem.Type!));
+                metrics.RequestRejected(ProblemKind.ShortName(problem.Type!));
             }
         });
         // Whatever the client's Accept header says, a problem is written: after ASP.NET Core's own writer, which

@@ -10,7 +10,6 @@ namespace BffSessions.Hosting;
 /// </summary>
 public static partial class RateLimits
 {
-    public const string RetryLaterDetail = "Too many requests were made in a short time. Retry after the time in the Retry-After header.";
 
     public static IHostApplicationBuilder AddRateLimits(this IHostApplicationBuilder builder)
     {
@@ -26,8 +25,7 @@ public static partial class RateLimits
                 var retryAfter = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
                 http.Response.Headers.RetryAfter = retryAfter.ToString(CultureInfo.InvariantCulture);
                 LogRefused(logger, LogValues.Text(http.Request.Path), retryAfter);
-                await problems.WriteAsync(http, Problems.Create(StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too many requests",
-                    RetryLaterDetail));
+                await problems.WriteAsync(http, CommonProblems.RateLimited.Create(CommonProblems.RetryLaterDetail));
             };
         });
         return builder;

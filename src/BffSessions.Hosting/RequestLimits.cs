@@ -67,18 +67,8 @@ public static class RequestLimits
     /// </summary>
     internal static Endpoint? EndpointOf(HttpContext http) =>
         http.Features.Get<Microsoft.AspNetCore.Diagnostics.IExceptionHandlerFeature>()?.Endpoint ?? http.GetEndpoint();
+    public static ProblemDetails TooLarge(long maxBytes) => CommonProblems.BodyTooLarge.Create(CommonProblems.TooLargeDetail(maxBytes));
 
-    public const string UnsupportedMediaTypeDetail = "Send the body as JSON with Content-Type: application/json (UTF-8).";
-
-    public const string TooLargeTitle = "Request body too large";
-
-    public const string UnsupportedMediaTypeTitle = "Unsupported media type";
-
-    public static ProblemDetails TooLarge(long maxBytes) => Problems.Create(StatusCodes.Status413PayloadTooLarge, ProblemTypes.BodyTooLarge,
-        TooLargeTitle, $"The request body may be at most {maxBytes} bytes.");
-
-    public static ProblemDetails UnsupportedMediaType() => Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
-        UnsupportedMediaTypeTitle, UnsupportedMediaTypeDetail);
 
     /// <summary>
     /// JSON is UTF-8 (RFC 8259), and so are the forms this service reads: a body that declares another charset
@@ -118,8 +108,7 @@ public static class RequestLimits
 
             if (HasForeignCharset(http.Request))
             {
-                await problems.WriteAsync(http, Problems.Create(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
-                    "Unsupported media type", "The body must be UTF-8: declare no charset, or charset=utf-8."));
+                await problems.WriteAsync(http, CommonProblems.UnsupportedMediaType.Create(CommonProblems.Utf8OnlyDetail));
                 return;
             }
 

@@ -27,8 +27,7 @@ public sealed class TelemetryOptions
 /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the SDK reads <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>,
 /// <c>OTEL_SERVICE_NAME</c>, <c>OTEL_RESOURCE_ATTRIBUTES</c> and the sampler settings itself), metrics also as
 /// Prometheus text on <see cref="TelemetryOptions.MetricsPort"/>. With neither, nothing is collected at all. Features
-/// add their spans and instruments to <see cref="Name"/> and their instrumentation with
-/// <c>ConfigureOpenTelemetryTracerProvider</c>.
+/// add their spans and instruments to <see cref="Name"/>, and enrich the instrumentation's spans through its options.
 /// </summary>
 public static partial class Telemetry
 {
@@ -55,24 +54,8 @@ public static partial class Telemetry
             .AddSource(Name)
             .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = http =>
                 !http.Request.Path.StartsWithSegments("/health") && (telemetry.MetricsPort == 0 || http.Connection.LocalPort != telemetry.MetricsPort))
-            .AddHttpClientInstrumentation(http =>
-            {
-                // Stripe's calls are children of the gateway's span: they carry its operation, and Stripe's request id.
-                http.EnrichWithHttpRequestMessage = (activity, _) =>
-                {
-                    if (activity.Parent is { Source.Name: Name } parent && parent.GetTagItem(StripeOperationTag) is string operation)
-                    {
-                        activity.SetTag(StripeOperationTag, operation);
-                    }
-                };
-                http.EnrichWithHttpResponseMessage = (activity, response) =>
-                {
-                    if (activity.Parent is { Source.Name: Name } && response.Headers.TryGetValues("Request-Id", out var ids))
-                    {
-                        activity.SetTag(StripeRequestIdTag, ids.FirstOrDefault());
-                    }
-                };
-            }));
+            // Features enrich the HTTP client's spans through HttpClientTraceInstrumentationOptions (Payments: Stripe's).
+            .AddHttpClientInstrumentation());
         builder.Services.ConfigureOpenTelemetryMeterProvider(metrics => metrics
             .AddAspNetCoreInstrumentation()
             .AddHttpClientInstrumentation()
@@ -117,12 +100,6 @@ public static partial class Telemetry
     /// root trace every second. Dispose to end.
     /// </summary>
     public static IDisposable Unobserved() => OpenTelemetry.SuppressInstrumentationScope.Begin();
-
-    /// <summary>The tag naming which Stripe call a span is (customers.create, customer_sessions.create, …).</summary>
-    public const string StripeOperationTag = "bffsessions.stripe.operation";
-
-    /// <summary>Stripe's request id: what Stripe's support asks for.</summary>
-    public const string StripeRequestIdTag = "stripe.request_id";
 
     /// <summary>
     /// First in the pipeline: on the metrics port, <c>/metrics</c> and nothing else; elsewhere, never <c>/metrics</c>. The
@@ -209,43 +186,20 @@ public static partial class Telemetry
 }
 
 /// <summary>
-/// The service's own instruments on the <see cref="Telemetry.Name"/> meter. Every tag value comes from a closed set
-/// (a component, an operation, a problem type, a reason): never a user, a customer, an email or a secret.
+/// The instrument every feature shares, on the <see cref="Telemetry.Name"/> meter: requests turned away, by problem. Each
+/// feature declares its own instruments on the same meter (sessions, Stripe calls, customers, webhook events, the
+/// budget). Every tag value comes from a closed set (a problem type's name): never a user, a customer or a secret.
 /// </summary>
 public sealed class ServiceMetrics
 {
-    private readonly Counter<long> _sessions;
-    private readonly Histogram<double> _stripe;
-    private readonly Counter<long> _customers;
     private readonly Counter<long> _rejected;
-    private readonly Counter<long> _webhooks;
 
     public ServiceMetrics(IMeterFactory meters)
     {
         var meter = meters.Create(Telemetry.Name);
-        _sessions = meter.CreateCounter<long>("bffsessions.sessions.created", "{session}",
-            "Customer sessions handed out, by component enabled in them.");
-        _stripe = meter.CreateHistogram<double>("bffsessions.stripe.duration", "s",
-            "How long each Stripe call took, retries included, by operation and outcome.", tags: null,
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
-        _customers = meter.CreateCounter<long>("bffsessions.customers.created", "{customer}",
-            "Stripe customers (or accounts) created: for new users, or replacing one that is gone.");
         _rejected = meter.CreateCounter<long>("bffsessions.requests.rejected", "{request}",
             "Requests turned away, by the problem type's name (invalid-body, rate-limited, csrf-header-missing, stripe-busy, …).");
-        _webhooks = meter.CreateCounter<long>("bffsessions.webhook.events", "{event}",
-            "Stripe event deliveries, by event type and what was done.");
     }
 
-    public void SessionCreated(string component) => _sessions.Add(1, new KeyValuePair<string, object?>("component", component));
-
-    public void StripeCall(string operation, string outcome, TimeSpan elapsed) => _stripe.Record(elapsed.TotalSeconds,
-        new KeyValuePair<string, object?>("operation", operation), new KeyValuePair<string, object?>("outcome", outcome));
-
-    public void CustomerCreated(string kind, string reason) =>
-        _customers.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("reason", reason));
-
     public void RequestRejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
-
-    public void WebhookEvent(string type, string outcome) =>
-        _webhooks.Add(1, new KeyValuePair<string, object?>("type", type), new KeyValuePair<string, object?>("outcome", outcome));
 }

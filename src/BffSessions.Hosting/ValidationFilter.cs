@@ -38,7 +38,7 @@ public static class ValidationFilter
                     var result = await validator!.ValidateAsync(new ValidationContext<object>(argument), invocation.HttpContext.RequestAborted);
                     if (!result.IsValid)
                     {
-                        return TypedResults.ValidationProblem(ByJsonPath(result.Errors), title: "The request is not valid", type: ProblemTypes.InvalidRequest);
+                        return TypedResults.ValidationProblem(ByJsonPath(result.Errors), title: CommonProblems.InvalidRequest.Title, type: CommonProblems.InvalidRequest.Type);
                     }
                 }
 

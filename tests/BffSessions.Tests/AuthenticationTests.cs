@@ -27,7 +27,7 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
-        Assert.Equal(BffSessions.Hosting.ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Hosting.CommonProblems.Unauthorized.Type, problem.GetProperty("type").GetString());
         Assert.Equal("Send a bearer token (this deployment has no browser sign-in).", problem.GetProperty("detail").GetString());
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
         Assert.Null(response.Headers.Location);
@@ -44,7 +44,7 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
-        Assert.Equal(BffSessions.Hosting.ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Hosting.CommonProblems.Unauthorized.Type, problem.GetProperty("type").GetString());
         var expected = why switch
         {
             "expired" => "The bearer token has expired.",
@@ -80,7 +80,7 @@ public sealed class AuthenticationTests(ServiceFixture fixture) : ServiceTest(fi
 
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
-        Assert.Equal(BffSessions.Hosting.ProblemTypes.Forbidden, (await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden)).GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Hosting.CommonProblems.Forbidden.Type, (await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden)).GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
     }
 

@@ -116,7 +116,7 @@ public sealed class BackchannelLogoutTests : StandInTest
         using var response = await client.PostAsync("/bff/backchannel", content);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(IdentityProblemTypes.InvalidLogoutToken, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.InvalidLogoutToken.Type, problem.GetProperty("type").GetString());
     }
 
     [Fact]
@@ -351,7 +351,7 @@ public sealed class BackchannelLogoutTests : StandInTest
         using var response = await PostAsync(token());
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(IdentityProblemTypes.InvalidLogoutToken, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.InvalidLogoutToken.Type, problem.GetProperty("type").GetString());
         Assert.True(await IsLiveAsync(victim), why);
         Assert.Contains(Logs.Lines, l => l.Contains("Refused a back-channel logout", StringComparison.Ordinal));
     }
@@ -425,7 +425,7 @@ public sealed class BackchannelLogoutTests : StandInTest
     private static async Task AssertInvalidAsync(HttpResponseMessage response)
     {
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(IdentityProblemTypes.InvalidLogoutToken, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.InvalidLogoutToken.Type, problem.GetProperty("type").GetString());
     }
 
     private static string NewTokenId() => "jti-" + Guid.NewGuid().ToString("N");

@@ -38,7 +38,7 @@ public sealed class BadBodyTests(ServiceFixture fixture) : ServiceTest(fixture)
     {
         using var response = await PostAsync(new StringContent(body, Encoding.UTF8, "application/json"));
 
-        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.ProblemTypes.InvalidBody);
+        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.CommonProblems.InvalidBody.Type);
         Assert.Equal(message, Assert.Single(errors, e => e.Key == path).Value);
         Assert.Empty(Stripe.Requests);
     }
@@ -50,7 +50,7 @@ public sealed class BadBodyTests(ServiceFixture fixture) : ServiceTest(fixture)
     {
         using var response = await PostAsync(new StringContent(body, Encoding.UTF8, "application/json"));
 
-        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.ProblemTypes.InvalidBody);
+        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.CommonProblems.InvalidBody.Type);
         Assert.Equal("A JSON body is required.", errors["$"]);
     }
 
@@ -66,7 +66,7 @@ public sealed class BadBodyTests(ServiceFixture fixture) : ServiceTest(fixture)
         using var response = await PostAsync(content);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
-        Assert.Equal(BffSessions.Hosting.ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Hosting.CommonProblems.UnsupportedMediaType.Type, problem.GetProperty("type").GetString());
         Assert.Contains("application/json", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Empty(Stripe.Requests);
     }

@@ -89,7 +89,7 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
-        Assert.Equal(IdentityProblemTypes.CsrfHeaderMissing, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.CsrfHeaderMissing.Type, problem.GetProperty("type").GetString());
         Assert.Contains("X-CSRF: 1", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal(sessionsBefore, fixture.Stripe.RequestsTo("/v1/customer_sessions").Count);
         Assert.Contains(fixture.Logs.Lines.Skip(firstLogLine), l => l.Contains("without the \"X-CSRF\" header", StringComparison.Ordinal));
@@ -165,8 +165,8 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var form = await client.GetAsync($"/bff/login?returnUrl={Uri.EscapeDataString(returnUrl)}");
         using var post = await SignInAsync(client, "redirect-user", returnUrl: returnUrl);
 
-        Assert.Equal(IdentityProblemTypes.InvalidReturnUrl, (await HttpAssert.ProblemAsync(form, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
-        Assert.Equal(IdentityProblemTypes.InvalidReturnUrl, (await HttpAssert.ProblemAsync(post, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.InvalidReturnUrl.Type, (await HttpAssert.ProblemAsync(form, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.InvalidReturnUrl.Type, (await HttpAssert.ProblemAsync(post, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
         Assert.False(post.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)));
     }
 
@@ -198,7 +198,7 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var logout = await client.GetAsync($"{logoutUrl}&returnUrl={Uri.EscapeDataString(returnUrl)}");
 
         var problem = await HttpAssert.ProblemAsync(logout, HttpStatusCode.BadRequest);
-        Assert.Equal(IdentityProblemTypes.InvalidReturnUrl, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.InvalidReturnUrl.Type, problem.GetProperty("type").GetString());
         using var stillIn = await GetWithCsrfAsync(client, "/bff/user");
         Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
     }
@@ -221,7 +221,7 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var response = await client.SendAsync(request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
-        Assert.Equal(IdentityProblemTypes.CsrfHeaderMissing, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.CsrfHeaderMissing.Type, problem.GetProperty("type").GetString());
     }
 
     [Fact]
@@ -272,7 +272,7 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         using var response = await SignInAsync(client, "attacker");
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
-        Assert.Equal(IdentityProblemTypes.CrossSiteSignIn, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.CrossSiteSignIn.Type, problem.GetProperty("type").GetString());
     }
 
     [Fact]
@@ -296,7 +296,7 @@ public sealed class BrowserSessionTests(DevelopmentFixture fixture) : IClassFixt
         var logoutUrl = await LogoutUrlAsync(client);
 
         using var forged = await client.GetAsync("/bff/logout?sid=guessed");
-        Assert.Equal(IdentityProblemTypes.LogoutNotConfirmed, (await HttpAssert.ProblemAsync(forged, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.LogoutNotConfirmed.Type, (await HttpAssert.ProblemAsync(forged, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
         using var stillIn = await PostWithCsrfAsync(client);
         Assert.Equal(HttpStatusCode.OK, stillIn.StatusCode);
 

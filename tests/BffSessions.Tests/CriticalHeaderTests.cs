@@ -36,7 +36,7 @@ public sealed class CriticalHeaderTests(ServiceFixture fixture) : ServiceTest(fi
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
-        Assert.Equal(BffSessions.Hosting.ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Hosting.CommonProblems.Unauthorized.Type, problem.GetProperty("type").GetString());
         Assert.Equal("The bearer token's header has crit: it names extensions this service would have to understand, and it understands none.",
             problem.GetProperty("detail").GetString());
         Assert.Equal("Bearer error=\"invalid_token\"", response.Headers.WwwAuthenticate.ToString());

@@ -55,7 +55,7 @@ public sealed class HealthAndHealingTests(ServiceFixture fixture) : ServiceTest(
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(BffSessions.Api.Payments.PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Api.Payments.PaymentProblems.StripeError.Type, problem.GetProperty("type").GetString());
         Assert.Single(Stripe.RequestsTo("/v1/customers"));
         Assert.Equal(2, Stripe.RequestsTo("/v1/customer_sessions").Count);
         var replacement = (await Api.StoredLinkAsync(userId))?.CustomerId;

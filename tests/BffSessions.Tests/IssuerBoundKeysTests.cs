@@ -43,7 +43,7 @@ public sealed class IssuerBoundKeysTests : StandInTest
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Unauthorized);
-        Assert.Equal(ProblemTypes.Unauthorized, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.Unauthorized.Type, problem.GetProperty("type").GetString());
         Assert.StartsWith("The bearer token is signed by a key this service does not know.", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal("Bearer error=\"invalid_token\"", response.Headers.WwwAuthenticate.ToString());
         await AssertNamesNothingSecretAsync(response, token);

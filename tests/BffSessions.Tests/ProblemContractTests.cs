@@ -1,6 +1,6 @@
 using System.Net;
-using System.Text;
 using System.Reflection;
+using System.Text;
 using BffSessions.Api.Data;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
@@ -23,7 +23,7 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         using var response = await client.GetAsync("/no-such-page");
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.NotFound);
-        Assert.Equal(ProblemTypes.NotFound, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.NotFound.Type, problem.GetProperty("type").GetString());
     }
 
     [Fact]
@@ -34,7 +34,7 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         using var response = await client.PostAsync("/api/customer-sessions", new ByteArrayContent(Encoding.UTF8.GetBytes(PricingTable)));
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
-        Assert.Equal(ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.UnsupportedMediaType.Type, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
     }
 
@@ -53,7 +53,7 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         using var response = await PostDeclaredAsAsync(contentType);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.UnsupportedMediaType);
-        Assert.Equal(ProblemTypes.UnsupportedMediaType, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.UnsupportedMediaType.Type, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
     }
 
@@ -86,10 +86,10 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         using var badJson = await signedIn.PostAsync("/api/customer-sessions", JsonBody("{"));
         using var invalid = await signedIn.PostAsync("/api/customer-sessions", JsonBody("{\"components\":{}}"));
 
-        Assert.Equal(ProblemTypes.NotFound, (await HttpAssert.ProblemAsync(notFound, HttpStatusCode.NotFound)).GetProperty("type").GetString());
-        Assert.Equal(ProblemTypes.Unauthorized, (await HttpAssert.ProblemAsync(unauthorized, HttpStatusCode.Unauthorized)).GetProperty("type").GetString());
-        Assert.Equal(ProblemTypes.InvalidBody, (await HttpAssert.ProblemAsync(badJson, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
-        Assert.Equal(ProblemTypes.InvalidRequest, (await HttpAssert.ProblemAsync(invalid, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.NotFound.Type, (await HttpAssert.ProblemAsync(notFound, HttpStatusCode.NotFound)).GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.Unauthorized.Type, (await HttpAssert.ProblemAsync(unauthorized, HttpStatusCode.Unauthorized)).GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.InvalidBody.Type, (await HttpAssert.ProblemAsync(badJson, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.InvalidRequest.Type, (await HttpAssert.ProblemAsync(invalid, HttpStatusCode.BadRequest)).GetProperty("type").GetString());
     }
 
     [Fact]
@@ -116,12 +116,12 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
             .TakeWhile(line => line.StartsWith('|'))
             .Select(line => line.Split('|')[3].Trim().Trim('`'))
             .Where(type => type.Length > 0)
-            .Select(type => ProblemTypes.Prefix + type)
+            .Select(type => ProblemKind.Prefix + type)
             .ToHashSet(StringComparer.Ordinal);
-        var defined = new[] { typeof(ProblemTypes), typeof(PaymentProblemTypes), typeof(IdentityProblemTypes), typeof(DataProblemTypes), typeof(BffSessions.Api.Webhooks.WebhookProblemTypes) }
+        var defined = new[] { typeof(CommonProblems), typeof(PaymentProblems), typeof(IdentityProblems), typeof(DataProblems), typeof(BffSessions.Api.Webhooks.WebhookProblems) }
             .SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.Static))
-            .Where(f => f.IsLiteral && f.Name != nameof(ProblemTypes.Prefix))
-            .Select(f => (string)f.GetRawConstantValue()!)
+            .Where(f => f.FieldType == typeof(ProblemKind))
+            .Select(f => ((ProblemKind)f.GetValue(null)!).Type)
             .ToHashSet(StringComparer.Ordinal);
 
         Assert.Equal(defined.Order(StringComparer.Ordinal), table.Order(StringComparer.Ordinal));
@@ -139,7 +139,7 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         using var response = await client.DeleteAsync("/api/customer-sessions");
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.MethodNotAllowed);
-        Assert.Equal(ProblemTypes.MethodNotAllowed, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.MethodNotAllowed.Type, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
     }
 
@@ -170,7 +170,7 @@ public sealed class ChunkedBodyTests : StandInTest
 
         Assert.Null(request.Content.Headers.ContentLength);
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
-        Assert.Equal(ProblemTypes.BodyTooLarge, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.BodyTooLarge.Type, problem.GetProperty("type").GetString());
         Assert.Equal("The request body is larger than this service accepts.", problem.GetProperty("detail").GetString());
         Assert.Empty(Stripe.Requests);
     }

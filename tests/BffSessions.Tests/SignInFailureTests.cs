@@ -33,7 +33,7 @@ public sealed class SignInFailureTests : StandInTest
         using var response = await api.CreateApiClient().GetAsync("/bff/login?returnUrl=/checkout");
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(IdentityProblemTypes.IdentityProviderUnreachable, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.IdentityProviderUnreachable.Type, problem.GetProperty("type").GetString());
     }
 
     [Theory]
@@ -47,7 +47,7 @@ public sealed class SignInFailureTests : StandInTest
         using var response = await api.CreateApiClient().GetAsync("/signin-oidc" + query);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(IdentityProblemTypes.SignInFailed, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.SignInFailed.Type, problem.GetProperty("type").GetString());
         Assert.False(response.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)));
     }
 
@@ -66,7 +66,7 @@ public sealed class SignInFailureTests : StandInTest
         await using var api = NewApi();
         var context = TicketReceived(api, returnUrl, subject);
 
-        await IdentityExtensions.AcceptSignInAsync(context, api.Services.GetRequiredService<CurrentUserAccessor>());
+        await ((SignInEvents)api.Services.GetRequiredService<IOptionsMonitor<OpenIdConnectOptions>>().Get(IdentityExtensions.OidcScheme).Events).TicketReceived(context);
 
         Assert.True(context.Result?.Handled); // the handler stops: no cookie, no session row
         Assert.Equal((int)status, context.HttpContext.Response.StatusCode);
@@ -81,7 +81,7 @@ public sealed class SignInFailureTests : StandInTest
         await using var api = NewApi();
         var context = TicketReceived(api, "/checkout", "user-1");
 
-        await IdentityExtensions.AcceptSignInAsync(context, api.Services.GetRequiredService<CurrentUserAccessor>());
+        await ((SignInEvents)api.Services.GetRequiredService<IOptionsMonitor<OpenIdConnectOptions>>().Get(IdentityExtensions.OidcScheme).Events).TicketReceived(context);
 
         Assert.Null(context.Result); // the handler goes on to sign in
         Assert.Equal(["id_token"], context.Properties!.GetTokens().Select(t => t.Name));
@@ -106,7 +106,7 @@ public sealed class SignInFailureTests : StandInTest
         using var acceptedUser = await BffRequests.GetUserAsync(accepted);
 
         var problem = await HttpAssert.ProblemAsync(withCrit, HttpStatusCode.BadRequest);
-        Assert.Equal(IdentityProblemTypes.SignInFailed, problem.GetProperty("type").GetString());
+        Assert.Equal(IdentityProblems.SignInFailed.Type, problem.GetProperty("type").GetString());
         Assert.False(withCrit.Headers.TryGetValues("Set-Cookie", out var cookies) && cookies.Any(c => c.StartsWith("__Host-bff=", StringComparison.Ordinal)));
         Assert.Equal(HttpStatusCode.Unauthorized, refusedUser.StatusCode);
         Assert.Equal(HttpStatusCode.Redirect, withoutCrit.StatusCode);

@@ -140,7 +140,7 @@ public sealed class StartupTests : StandInTest
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(BffSessions.Api.Payments.PaymentProblemTypes.StripeUnreachable, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Api.Payments.PaymentProblems.StripeUnreachable.Type, problem.GetProperty("type").GetString());
         Assert.Contains(Logs.Lines, l => l.Contains("Stripe could not be reached", StringComparison.Ordinal));
     }
 

@@ -22,7 +22,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeError.Type, problem.GetProperty("type").GetString());
         // The call and two retries, as many as Stripe.net would make; each under a new key, since Stripe keeps the
         // 500 for the key it answered and a retry under it would only be replayed.
         var attempts = Stripe.RequestsTo(SessionsPath);
@@ -60,7 +60,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.Equal(PaymentProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeRateLimited.Type, problem.GetProperty("type").GetString());
         Assert.Equal(TimeSpan.FromSeconds(1), response.Headers.RetryAfter?.Delta); // Stripe gave no hint: our default
         Assert.Single(Stripe.RequestsTo(SessionsPath)); // Stripe.net does not retry a 429 without Stripe-Should-Retry
         AssertLogged(LogEventLevel.Warning, "Stripe rate-limited the request");
@@ -89,7 +89,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeCredentialsRejected, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeCredentialsRejected.Type, problem.GetProperty("type").GetString());
         Assert.Contains(LogEvents, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
     }
 
@@ -116,7 +116,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeError.Type, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("cuss_secret_", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         AssertLogged(LogEventLevel.Error, "belongs to another customer than the one asked for");
     }
@@ -137,7 +137,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeError.Type, problem.GetProperty("type").GetString());
         AssertLogged(LogEventLevel.Error, "expiry is not within the next day");
     }
 
@@ -150,7 +150,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeError.Type, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.RequestsTo("/v1/customers"));
         Assert.Single(Stripe.RequestsTo(SessionsPath));
     }
@@ -169,7 +169,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.GatewayTimeout);
-        Assert.Equal(PaymentProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeTimeout.Type, problem.GetProperty("type").GetString());
         Assert.True(DateTimeOffset.UtcNow - started < TimeSpan.FromSeconds(15), "the budget (3 s in tests) bounds the wait, not the upstream");
         AssertLogged(LogEventLevel.Error, "Stripe did not answer within");
     }
@@ -184,7 +184,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeCredentialsRejected, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeCredentialsRejected.Type, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("API Key", problem.ToString(), StringComparison.OrdinalIgnoreCase);
         Assert.Contains(LogEvents, e => e.Level == LogEventLevel.Fatal && e.RenderMessage().Contains("Stripe:SecretKey", StringComparison.Ordinal));
     }
@@ -198,7 +198,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeError.Type, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("unknown parameter", problem.ToString(), StringComparison.Ordinal);
         var requestId = problem.GetProperty("stripeRequestId").GetString()!;
         Assert.Contains(LogLines, l => l.Contains("parameter_unknown", StringComparison.Ordinal) && l.Contains(requestId, StringComparison.Ordinal));
@@ -240,7 +240,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadGateway);
-        Assert.Equal(PaymentProblemTypes.StripeError, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeError.Type, problem.GetProperty("type").GetString());
         Assert.DoesNotContain("customer_session", problem.ToString(), StringComparison.Ordinal);
         AssertLogged(LogEventLevel.Error, "Stripe answered");
     }
@@ -254,7 +254,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.ServiceUnavailable);
-        Assert.Equal(PaymentProblemTypes.StripeRateLimited, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeRateLimited.Type, problem.GetProperty("type").GetString());
         Assert.NotNull(response.Headers.RetryAfter);
         Assert.Equal(3, Stripe.RequestsTo(SessionsPath).Count); // Stripe-Should-Retry: true makes Stripe.net retry twice
     }
@@ -289,7 +289,7 @@ public sealed class StripeFailureTests(ServiceFixture fixture) : ServiceTest(fix
         Assert.Equal(HttpStatusCode.OK, served.StatusCode);
         Assert.True(servedIn < TimeSpan.FromSeconds(2), $"another user waited {servedIn} behind the hung call");
         var problem = await HttpAssert.ProblemAsync(timedOut, HttpStatusCode.GatewayTimeout);
-        Assert.Equal(PaymentProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeTimeout.Type, problem.GetProperty("type").GetString());
     }
 
     [Fact]

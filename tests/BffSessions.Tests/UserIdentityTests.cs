@@ -35,7 +35,7 @@ public sealed class UserIdentityTests(ServiceFixture fixture) : ServiceTest(fixt
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.Forbidden);
-        Assert.Equal(ProblemTypes.Forbidden, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.Forbidden.Type, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
         await using var db = await Api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
         Assert.False(await db.CustomerLinks.AnyAsync(l => l.UserId == subject), why);

@@ -68,7 +68,7 @@ public sealed class ValidationTests(ServiceFixture fixture) : ServiceTest(fixtur
     {
         using var response = await PostAsync(body);
 
-        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.ProblemTypes.InvalidRequest);
+        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.CommonProblems.InvalidRequest.Type);
         Assert.Equal(message, errors[path]);
         Assert.Empty(Stripe.Requests);
     }
@@ -90,7 +90,7 @@ public sealed class ValidationTests(ServiceFixture fixture) : ServiceTest(fixtur
             {"components":{"paymentElement":{"enabled":null,"features":{"paymentMethodRedisplayLimit":11,"paymentMethodSave":"x"}},"pricingTable":{"enabled":false}}}
             """);
 
-        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.ProblemTypes.InvalidRequest);
+        var errors = await HttpAssert.ErrorsAsync(response, BffSessions.Hosting.CommonProblems.InvalidRequest.Type);
         Assert.Equal(
             ["components", "components.paymentElement.enabled", PE + "paymentMethodRedisplayLimit", PE + "paymentMethodSave"],
             errors.Keys.Order(StringComparer.Ordinal));

@@ -1,6 +1,5 @@
 using BffSessions.Api.Customers;
 using BffSessions.Api.Payments;
-using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Api.CustomerSessions;
@@ -11,7 +10,7 @@ namespace BffSessions.Api.CustomerSessions;
 /// replacement is not healed again: it escapes as <see cref="StripeCustomerMissingException"/>, a 502.
 /// </summary>
 public sealed class CustomerSessionIssuer(
-    ICustomerResolver customers, IStripeGateway stripe, ServiceMetrics metrics, IOptions<StripeOptions> stripeOptions, TimeProvider time)
+    ICustomerResolver customers, IStripeGateway stripe, SessionMetrics metrics, IOptions<StripeOptions> stripeOptions, TimeProvider time)
 {
     public async Task<IssuedSession> IssueAsync(CustomerOwner owner, SessionComponents components, CancellationToken cancellationToken)
     {
@@ -32,7 +31,7 @@ public sealed class CustomerSessionIssuer(
 
         foreach (var component in components.EnabledNames())
         {
-            metrics.SessionCreated(component);
+            metrics.Created(component);
         }
 
         return new IssuedSession(customer, session);

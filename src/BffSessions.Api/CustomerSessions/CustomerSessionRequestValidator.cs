@@ -9,6 +9,9 @@ namespace BffSessions.Api.CustomerSessions;
 /// </summary>
 public sealed class CustomerSessionRequestValidator : AbstractValidator<CustomerSessionRequest>
 {
+    /// <summary>The message when no component is enabled (the rule Stripe itself enforces).</summary>
+    public const string NothingEnabled = "At least one component must be enabled.";
+
     public CustomerSessionRequestValidator()
     {
         RuleLevelCascadeMode = CascadeMode.Stop;
@@ -26,7 +29,7 @@ public sealed class SessionComponentsValidator : AbstractValidator<SessionCompon
         RuleFor(c => c)
             .Must(c => c.PaymentElement?.Enabled == true || c.PricingTable?.Enabled == true || c.BuyButton?.Enabled == true
                 || c.MobilePaymentElement?.Enabled == true || c.CustomerSheet?.Enabled == true)
-            .WithMessage("At least one component must be enabled.")
+            .WithMessage(CustomerSessionRequestValidator.NothingEnabled)
             .OverridePropertyName("");
 
         RuleFor(c => c.PricingTable!.Enabled).Enabled().When(c => c.PricingTable is not null);

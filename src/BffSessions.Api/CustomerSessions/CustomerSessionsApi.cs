@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using BffSessions.Api.Customers;
+using BffSessions.Api.Data;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
@@ -20,11 +21,23 @@ public static class CustomerSessionsApi
         // Validators are stateless: one instance each, resolved once when the endpoint is built.
         builder.Services.AddValidatorsFromAssemblyContaining<CustomerSessionRequestValidator>(ServiceLifetime.Singleton, includeInternalTypes: false);
         builder.Services.AddSingleton<CustomerSessionIssuer>();
-        builder.Services.ConfigureSwaggerGen(swagger =>
+        builder.Services.AddSingleton<SessionMetrics>();
+        builder.Services.ConfigureSwaggerGen(swagger => swagger.SchemaFilter<CustomerSessionRequestExample>());
+
+        // Each user's token bucket: one user's script cannot spend everyone's Stripe budget. Instances that share a
+        // PostgreSQL database share each user's bucket: N instances must not mean N times the limit.
+        builder.Services.AddOptions<RateLimitingOptions>()
+            .BindConfiguration(RateLimitingOptions.SectionName)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.Configure<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>(limiter =>
+            limiter.AddPolicy<string, PerUserRateLimit>(PerUserRateLimit.PolicyName));
+        if (DataExtensions.ReadProvider(builder.Configuration) == DatabaseProvider.Postgres)
         {
-            swagger.SchemaFilter<CustomerSessionRequestExample>();
-            swagger.OperationFilter<CustomerSessionProblemExamples>();
-        });
+            builder.Services.AddSingleton<SharedUserBuckets>();
+            builder.Services.AddHostedService(services => services.GetRequiredService<SharedUserBuckets>());
+        }
+
         // Users from before the map recorded issuers belong to the issuer this deployment trusts (unless said otherwise):
         // Identity knows which that is, Customers adopts them, and this feature is where the two meet.
         builder.Services.AddOptions<CustomersOptions>()
@@ -60,16 +73,30 @@ public static class CustomerSessionsApi
                 "Finds or creates the caller's Stripe customer and returns a single-use client secret for the requested " +
                 "components. Mint one per render: the secret expires after 30 minutes and must not be cached or stored.")
             .Accepts<CustomerSessionRequest>("application/json")
-            .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status403Forbidden)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status429TooManyRequests)
-            .ProducesProblem(StatusCodes.Status502BadGateway)
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable)
-            .ProducesProblem(StatusCodes.Status504GatewayTimeout);
+            .ProducesProblems(
+                CommonProblems.InvalidRequest.Example(members: Errors("components", CustomerSessionRequestValidator.NothingEnabled)),
+                CommonProblems.InvalidBody.Example(CommonProblems.UnreadableBodyDetail,
+                    Errors("components.pricingTable.enabled", "The value has the wrong JSON type: this member takes true or false.")),
+                CommonProblems.Unauthorized.Example(IdentityProblems.InvalidTokenDetail),
+                IdentityProblems.CsrfHeaderMissing.Example(IdentityProblems.CsrfHeaderMissingDetail),
+                CommonProblems.Forbidden.Example(IdentityProblems.NoUsableUserDetail),
+                CommonProblems.BodyTooLarge.Example(CommonProblems.TooLargeDetail(new RequestLimitsOptions().MaxBodyBytes)),
+                CommonProblems.UnsupportedMediaType.Example(CommonProblems.JsonOnlyDetail),
+                CommonProblems.RateLimited.Example(CommonProblems.RetryLaterDetail),
+                PaymentProblems.StripeError.Example(PaymentProblems.StripeErrorDetail, StripeRequestId),
+                PaymentProblems.StripeUnreachable.Example(PaymentProblems.UnreachableDetail),
+                PaymentProblems.StripeCredentialsRejected.Example(PaymentProblems.CredentialsRejectedDetail),
+                PaymentProblems.StripeBusy.Example(PaymentProblems.BudgetDetail, summary: "budget"),
+                PaymentProblems.StripeBusy.Example(PaymentProblems.InFlightDetail, summary: "in flight"),
+                PaymentProblems.StripeRateLimited.Example(PaymentProblems.RateLimitedDetail),
+                DataProblems.DatabaseUnavailable.Example(DataProblems.UnavailableDetail),
+                PaymentProblems.StripeTimeout.Example(PaymentProblems.TimeoutDetail));
         return group;
     }
+
+    private static readonly Dictionary<string, object?> StripeRequestId = new() { [PaymentProblems.StripeRequestIdMember] = "req_Qx1uVvA7ZfXn4T" };
+
+    private static Dictionary<string, object?> Errors(string path, string message) => new() { ["errors"] = new Dictionary<string, string[]> { [path] = [message] } };
 
     public static async Task<Ok<CustomerSessionResponse>> CreateAsync(
         CustomerSessionRequest request,

@@ -177,7 +177,7 @@ public sealed partial class CustomerCreationSettler(
 
     /// <summary>What went wrong, fit for a log line: a Stripe failure by its problem (never Stripe's message, which can quote a key).</summary>
     private static string Reason(Exception e) =>
-        PaymentProblemTypes.Of(e) is { } problem ? ProblemTypes.ShortName(problem) : e.GetType().Name;
+        PaymentProblems.Of(e) is { } problem ? problem.Name : e.GetType().Name;
 
     [LoggerMessage(EventId = 3203, Level = LogLevel.Warning, Message = "Could not settle customer creations (tried again shortly): {Reason}")]
     private static partial void LogFailed(ILogger logger, string reason);

@@ -1,6 +1,5 @@
 using BffSessions.Api.Data;
 using BffSessions.Api.Payments;
-using BffSessions.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
@@ -30,7 +29,7 @@ public sealed partial class CustomerResolver(
     CustomerCreations creations,
     IStripeGateway stripe,
     CustomerCache cache,
-    ServiceMetrics metrics,
+    CustomerMetrics metrics,
     IOptions<CustomersOptions> options,
     IOptions<StripeOptions> stripeOptions,
     TimeProvider time,
@@ -89,7 +88,7 @@ public sealed partial class CustomerResolver(
         // New users, and replacements, get the configured kind; everyone else keeps what the map says.
         replacing ??= link?.CustomerId;
         var (customer, key) = await CreateAsync(owner, replacing, cancellationToken);
-        metrics.CustomerCreated(customer.Kind == CustomerKind.Account ? "account" : "customer", replacing is null ? "new" : "replaced");
+        metrics.Created(customer.Kind == CustomerKind.Account ? "account" : "customer", replacing is null ? "new" : "replaced");
         if (link is not null)
         {
             LogReplaced(logger, replacing, owner.UserId, customer.Id);

@@ -8,6 +8,7 @@ public static class CustomersExtensions
             .BindConfiguration(CustomersOptions.SectionName)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        builder.Services.AddSingleton<CustomerMetrics>();
         builder.Services.AddSingleton<CustomerCache>();
         builder.Services.AddSingleton<UserLocks>();
         builder.Services.AddSingleton<CustomerCreations>();

@@ -27,13 +27,9 @@ public sealed partial class DatabaseProblemHandler(IProblemDetailsService proble
 
         LogUnavailable(logger, Innermost(exception).Message);
         httpContext.Response.Headers.RetryAfter = RetryAfterSeconds;
-        await problems.WriteAsync(httpContext, Unavailable(), exception);
+        await problems.WriteAsync(httpContext, DataProblems.DatabaseUnavailable.Create(DataProblems.UnavailableDetail), exception);
         return true;
     }
-
-    public static Microsoft.AspNetCore.Mvc.ProblemDetails Unavailable() => Problems.Create(StatusCodes.Status503ServiceUnavailable,
-        DataProblemTypes.DatabaseUnavailable, "Database unavailable",
-        "The service cannot reach its database (customers and browser sessions) right now. Retry after the time in the Retry-After header.");
 
     /// <summary>
     /// A database driver's error anywhere in the chain (EF Core wraps them, and its retry strategy wraps those); a

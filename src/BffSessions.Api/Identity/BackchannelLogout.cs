@@ -28,7 +28,7 @@ public sealed partial class BackchannelLogout(
 
     private static readonly CriticalHeaderRefusingTokenHandler Handler = new();
 
-    private const string Invalid = "The request carries no valid OpenID Connect back-channel logout_token.";
+    public const string InvalidDetail = "The request carries no valid OpenID Connect back-channel logout_token.";
 
     public async Task<IResult> HandleAsync(HttpContext http)
     {
@@ -42,7 +42,7 @@ public sealed partial class BackchannelLogout(
         if (logout is null)
         {
             LogRefused(logger, why);
-            return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidLogoutToken, "Invalid logout token", Invalid);
+            return IdentityProblems.InvalidLogoutToken.Result(InvalidDetail);
         }
 
         // The token is claimed in the database, shared by every instance and kept across restarts, in the transaction that
@@ -52,7 +52,7 @@ public sealed partial class BackchannelLogout(
         {
             // The spec's validation, step 8: a jti received before fails it, and a failed validation is a 400.
             LogRefused(logger, "its jti was received before (a replay, or a retry of a delivery already acted on)");
-            return Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidLogoutToken, "Invalid logout token", Invalid);
+            return IdentityProblems.InvalidLogoutToken.Result(InvalidDetail);
         }
 
         if (ended == 0)

@@ -14,8 +14,6 @@ public static partial class CsrfHeader
 {
     public const string Name = "X-CSRF";
 
-    public const string MissingDetail = $"Cookie-authenticated API calls must carry the header {Name}: 1.";
-
     public static TBuilder RequireCsrfHeader<TBuilder>(this TBuilder builder, bool cookieOnly = false)
         where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new CsrfHeaderRequired(cookieOnly));
 
@@ -40,8 +38,7 @@ public static partial class CsrfHeader
                 && await AuthenticatesByCookieAsync(http, required))
             {
                 LogRefused(logger, http.Request.Method, LogValues.Text(http.Request.Path), Name, LogValues.Text(http.Request.Headers.Origin));
-                await problems.WriteAsync(http, AuthProblems.Create(StatusCodes.Status401Unauthorized,
-                    MissingDetail, IdentityProblemTypes.CsrfHeaderMissing));
+                await problems.WriteAsync(http, IdentityProblems.CsrfHeaderMissing.Create(IdentityProblems.CsrfHeaderMissingDetail));
                 return;
             }
 

@@ -57,20 +57,17 @@ public static class DevSignIn
         var origin = http.Request.Headers.Origin.ToString();
         if (origin.Length > 0 && origin != $"{http.Request.Scheme}://{http.Request.Host}")
         {
-            return Problems.Result(StatusCodes.Status403Forbidden, IdentityProblemTypes.CrossSiteSignIn, "Sign-in from another site refused",
-                "Sign in with the form this site serves at /bff/login.");
+            return IdentityProblems.CrossSiteSignIn.Result("Sign in with the form this site serves at /bff/login.");
         }
 
         if (!http.Request.HasFormContentType)
         {
-            return Problems.Result(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType, "Send the sign-in form",
-                "Post the form as application/x-www-form-urlencoded.");
+            return CommonProblems.UnsupportedMediaType.Result("Post the form as application/x-www-form-urlencoded.");
         }
 
         if (await RequestForms.ReadOrNullAsync(http.Request, http.RequestAborted) is not { } form)
         {
-            return Problems.Result(StatusCodes.Status400BadRequest, ProblemTypes.InvalidBody, "The sign-in form could not be read",
-                "Post the form this site serves at /bff/login.");
+            return CommonProblems.InvalidBody.Result("The sign-in form could not be read: post the form this site serves at /bff/login.");
         }
 
         var userId = form["userId"].ToString().Trim();
@@ -98,7 +95,7 @@ public static class DevSignIn
 
         if (errors.Count > 0)
         {
-            return TypedResults.ValidationProblem(errors, title: "The sign-in form is not valid", type: ProblemTypes.InvalidRequest);
+            return TypedResults.ValidationProblem(errors, title: CommonProblems.InvalidRequest.Title, type: CommonProblems.InvalidRequest.Type);
         }
 
         if (!ReturnUrls.IsPlainLocalPath(returnUrl))

@@ -18,7 +18,7 @@ public sealed partial class IdentityProviderProblemHandler(IProblemDetailsServic
         }
 
         LogUnreachable(logger, exception.GetBaseException().GetType().Name);
-        await problems.WriteAsync(httpContext, Unreachable(), exception);
+        await problems.WriteAsync(httpContext, IdentityProblems.IdentityProviderUnreachable.Create(IdentityProblems.ProviderUnreachableDetail), exception);
         return true;
     }
 
@@ -32,10 +32,6 @@ public sealed partial class IdentityProviderProblemHandler(IProblemDetailsServic
     /// <summary>For a sign-in callback's failure, where every call made is the provider's: discovery, or redeeming the code on the wire.</summary>
     public static bool IsProviderUnreachable(Exception? exception) =>
         IsDiscoveryFailure(exception) || exception is HttpRequestException || exception?.InnerException is HttpRequestException;
-
-    public static Microsoft.AspNetCore.Mvc.ProblemDetails Unreachable() => Problems.Create(StatusCodes.Status502BadGateway,
-        IdentityProblemTypes.IdentityProviderUnreachable, "The identity provider could not be reached",
-        "Signing in or out needs the identity provider, which did not answer. Try again.");
 
     [LoggerMessage(EventId = 2301, Level = LogLevel.Error, Message = "The OpenID Connect provider's configuration could not be fetched ({Reason})")]
     private static partial void LogUnreachable(ILogger logger, string reason);

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using BffSessions.Hosting;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace BffSessions.Api.Identity;
@@ -52,6 +51,5 @@ public static class ReturnUrls
     /// <summary>An absent or empty returnUrl means the site's root.</summary>
     public static string OrRoot(string? returnUrl) => string.IsNullOrEmpty(returnUrl) ? "/" : returnUrl;
 
-    public static ProblemHttpResult Refused() => Problems.Result(StatusCodes.Status400BadRequest, IdentityProblemTypes.InvalidReturnUrl,
-        "returnUrl must be a path on this site", "Pass a plain local path such as /checkout; other sites, and paths with encoded slashes or non-ASCII characters, are not allowed.");
+    public static ProblemHttpResult Refused() => IdentityProblems.InvalidReturnUrl.Result(IdentityProblems.InvalidReturnUrlDetail);
 }

@@ -83,6 +83,8 @@ public static partial class PaymentsExtensions
         builder.Services.AddTransient<StripeIdempotencyHandler>();
         builder.Services.AddSingleton<OfflineStripe>(); // built only when resolved: in Development without a key
         builder.Services.AddSingleton<IStripeGateway, StripeGateway>();
+        builder.Services.AddSingleton<StripeMetrics>();
+        builder.Services.Configure<OpenTelemetry.Instrumentation.Http.HttpClientTraceInstrumentationOptions>(StripeMetrics.Enrich);
         builder.Services.AddSingleton<IStripeEventReader, StripeEventReader>();
         builder.Services.AddExceptionHandler<StripeProblemHandler>();
         builder.Services.AddHostedService<OfflineStandInWarning>();

@@ -40,7 +40,7 @@ public interface IStripeGateway
 /// and records Stripe's request id for the request log.
 /// </summary>
 public sealed class StripeGateway(
-    StripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics, ServiceMetrics metrics, TimeProvider time)
+    StripeClient client, IOptions<StripeOptions> options, IDiagnosticContext diagnostics, StripeMetrics metrics, TimeProvider time)
     : IStripeGateway, IDisposable
 {
     /// <summary>Stripe's sessions last 30 minutes; anything beyond a day is not a session Stripe made.</summary>
@@ -181,7 +181,7 @@ public sealed class StripeGateway(
         where T : IStripeEntity
     {
         using var activity = Telemetry.Source.StartActivity("stripe " + operation, ActivityKind.Internal);
-        activity?.SetTag(Telemetry.StripeOperationTag, operation);
+        activity?.SetTag(StripeMetrics.OperationTag, operation);
         var started = time.GetTimestamp();
         var waits = StripeBudget.StartTally();
         var outcome = "ok";
@@ -189,18 +189,18 @@ public sealed class StripeGateway(
         {
             return await WithinLimitsAsync(call, activity, retryUnderNewKey, requestAborted);
         }
-        catch (Exception e) when (PaymentProblemTypes.Of(e) is { } problem)
+        catch (Exception e) when (PaymentProblems.Of(e) is { } problem)
         {
-            outcome = ProblemTypes.ShortName(problem);
+            outcome = problem.Name;
             activity?.SetStatus(ActivityStatusCode.Error, outcome);
             throw;
         }
         finally
         {
             activity?.SetTag("bffsessions.stripe.outcome", outcome);
-            if (outcome != ProblemTypes.ShortName(PaymentProblemTypes.StripeBusy))
+            if (outcome != PaymentProblems.StripeBusy.Name)
             {
-                metrics.StripeCall(operation, outcome, time.GetElapsedTime(started) - waits.Waited);
+                metrics.Call(operation, outcome, time.GetElapsedTime(started) - waits.Waited);
             }
         }
     }
@@ -265,8 +265,8 @@ public sealed class StripeGateway(
         {
             // Stripe's header, but still text from the network: cut, and without control characters.
             requestId = LogValues.Text(requestId);
-            diagnostics.Set(LoggingExtensions.StripeRequestIdProperty, requestId);
-            activity?.SetTag(Telemetry.StripeRequestIdTag, requestId);
+            diagnostics.Set(StripeMetrics.RequestIdProperty, requestId);
+            activity?.SetTag(StripeMetrics.RequestIdTag, requestId);
         }
     }
 }

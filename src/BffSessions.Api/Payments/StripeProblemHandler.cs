@@ -26,20 +26,22 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
-        var problem = (PaymentProblemTypes.Of(exception), exception) switch
+        var kind = PaymentProblems.Of(exception);
+        var problem = exception switch
         {
-            (PaymentProblemTypes.StripeTimeout, StripeTimeoutException timeout) => Timeout(timeout),
-            (PaymentProblemTypes.StripeBusy, StripeBudgetExhaustedException) => BudgetExhaustedProblem(),
-            (PaymentProblemTypes.StripeBusy, _) => Busy(),
-            (PaymentProblemTypes.StripeError, StripeCustomerMissingException missing) => CustomerStillMissing(missing),
-            (PaymentProblemTypes.StripeError, StripeAnswerRejectedException rejected) => Rejected(rejected),
+            StripeTimeoutException timeout => Timeout(timeout),
+            // StripeBudget has logged it, with how far ahead the budget is booked.
+            StripeBudgetExhaustedException => PaymentProblems.StripeBusy.Create(PaymentProblems.BudgetDetail),
+            StripeBusyException => Busy(),
+            StripeCustomerMissingException missing => CustomerStillMissing(missing),
+            StripeAnswerRejectedException rejected => Rejected(rejected),
             // Logged by Customers as it started another attempt; what ended the request is Stripe's own answer.
-            (PaymentProblemTypes.StripeError, StripeKeySpentException { InnerException: StripeException e }) => Failed(e),
-            (PaymentProblemTypes.StripeError, StripeValueRefusedException refused) => ValueRefused(refused),
-            (PaymentProblemTypes.StripeRateLimited, StripeException e) => RateLimited(e),
-            (PaymentProblemTypes.StripeCredentialsRejected, StripeException e) => Unauthorized(e),
-            (PaymentProblemTypes.StripeError, StripeException e) => Failed(e),
-            (PaymentProblemTypes.StripeUnreachable, HttpRequestException e) => Unreachable(e),
+            StripeKeySpentException { InnerException: StripeException e } => Failed(e),
+            StripeValueRefusedException refused => ValueRefused(refused),
+            StripeException e when kind == PaymentProblems.StripeRateLimited => RateLimited(e),
+            StripeException e when kind == PaymentProblems.StripeCredentialsRejected => Unauthorized(e),
+            StripeException e => Failed(e),
+            HttpRequestException e => Unreachable(e),
             _ => null,
         };
         if (problem is null)
@@ -65,8 +67,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return TimeoutProblem();
     }
 
-    public static ProblemDetails TimeoutProblem() => Problem(StatusCodes.Status504GatewayTimeout, PaymentProblemTypes.StripeTimeout,
-        "Stripe did not answer in time", "The payment provider did not answer in time. Try again.", requestId: null);
+    private static ProblemDetails TimeoutProblem() => PaymentProblems.StripeTimeout.Create(PaymentProblems.TimeoutDetail);
 
     private ProblemDetails RateLimited(StripeException e)
     {
@@ -74,8 +75,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return RateLimitedProblem(e.StripeResponse?.RequestId);
     }
 
-    public static ProblemDetails RateLimitedProblem(string? requestId) => Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeRateLimited,
-        "Stripe is rate-limiting requests", "The payment provider is rate-limiting requests. Retry after the time in the Retry-After header.", requestId);
+    private static ProblemDetails RateLimitedProblem(string? requestId) => WithRequestId(PaymentProblems.StripeRateLimited.Create(PaymentProblems.RateLimitedDetail), requestId);
 
     private ProblemDetails Unauthorized(StripeException e)
     {
@@ -84,8 +84,8 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return CredentialsRejectedProblem(e.StripeResponse?.RequestId);
     }
 
-    public static ProblemDetails CredentialsRejectedProblem(string? requestId) => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeCredentialsRejected,
-        "Stripe could not be used", "The payment provider rejected this service's credentials. The operators have been alerted.", requestId);
+    private static ProblemDetails CredentialsRejectedProblem(string? requestId) =>
+        WithRequestId(PaymentProblems.StripeCredentialsRejected.Create(PaymentProblems.CredentialsRejectedDetail), requestId);
 
     private ProblemDetails Failed(StripeException e)
     {
@@ -117,8 +117,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     {
         var requestId = (e.InnerException as StripeException)?.StripeResponse?.RequestId;
         LogValueRefused(logger, e.Field, requestId);
-        return Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError, "Stripe could not complete the request",
-            "The payment provider refused the details of this user's customer record. Try again; if it keeps failing, contact support with the trace id.", requestId);
+        return WithRequestId(PaymentProblems.StripeError.Create(PaymentProblems.ValueRefusedDetail), requestId);
     }
 
     /// <summary>The customer was replaced once and Stripe still says it is missing: something is wrong beyond self-healing.</summary>
@@ -129,9 +128,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return StripeError(requestId);
     }
 
-    public static ProblemDetails StripeError(string? requestId) => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeError,
-        "Stripe could not complete the request",
-        "The payment provider could not complete the request. Try again; if it keeps failing, contact support with the trace id.", requestId);
+    private static ProblemDetails StripeError(string? requestId) => WithRequestId(PaymentProblems.StripeError.Create(PaymentProblems.StripeErrorDetail), requestId);
 
     /// <summary>Stripe's Retry-After, in seconds or as a date, within 1 s and a minute; our default without one.</summary>
     public static TimeSpan RetryAfter(System.Net.Http.Headers.RetryConditionHeaderValue? hint, DateTimeOffset now)
@@ -148,8 +145,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return UnreachableProblem();
     }
 
-    public static ProblemDetails UnreachableProblem() => Problem(StatusCodes.Status502BadGateway, PaymentProblemTypes.StripeUnreachable,
-        "Stripe could not be reached", "The payment provider could not be reached. Try again.", requestId: null);
+    private static ProblemDetails UnreachableProblem() => PaymentProblems.StripeUnreachable.Create(PaymentProblems.UnreachableDetail);
 
     private ProblemDetails Busy()
     {
@@ -157,13 +153,7 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
         return BusyProblem();
     }
 
-    public static ProblemDetails BusyProblem() => Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy,
-        "Too many Stripe calls in flight", "The service is at its limit of concurrent payment-provider calls. Retry after the time in the Retry-After header.", requestId: null);
-
-    public static ProblemDetails BudgetExhaustedProblem() =>
-        // StripeBudget has logged it, with how far ahead the budget is booked.
-        Problem(StatusCodes.Status503ServiceUnavailable, PaymentProblemTypes.StripeBusy, "Stripe call budget exhausted",
-            "The service is at its budget of payment-provider calls per second. Retry after the time in the Retry-After header.", requestId: null);
+    private static ProblemDetails BusyProblem() => PaymentProblems.StripeBusy.Create(PaymentProblems.InFlightDetail);
 
     /// <summary>
     /// Stripe's messages can quote a key or a secret back (an invalid key, a bad parameter value), often name the
@@ -176,12 +166,11 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     [GeneratedRegex(@"\b(sk|rk|pk)_(test|live)_[A-Za-z0-9*]+|cuss_secret_[A-Za-z0-9]+|whsec_[A-Za-z0-9]+|\bBearer\s+\S+|\b(cus|acct)_[A-Za-z0-9]+|""[^""]*""[@＠]\S*|[^\s@＠]*[@＠]\S*")]
     private static partial Regex SecretLike();
 
-    private static ProblemDetails Problem(int status, string type, string title, string detail, string? requestId)
+    private static ProblemDetails WithRequestId(ProblemDetails problem, string? requestId)
     {
-        var problem = Problems.Create(status, type, title, detail);
         if (requestId is not null)
         {
-            problem.Extensions["stripeRequestId"] = requestId;
+            problem.Extensions[PaymentProblems.StripeRequestIdMember] = requestId;
         }
 
         return problem;

@@ -23,6 +23,7 @@ public static partial class StripeWebhooks
     {
         builder.Services.AddSingleton<ProcessedStripeEvents>();
         builder.Services.AddSingleton<WebhookIntake>();
+        builder.Services.AddSingleton<WebhookMetrics>();
         builder.Services.AddHostedService<ProcessedStripeEventsCleanup>();
         builder.Services.AddHostedService<WebhooksAtStart>();
         return builder;
@@ -42,10 +43,11 @@ public static partial class StripeWebhooks
                 .WithMetadata(new LargerBodyAllowed(MaxBodyBytes))
                 .WithTags("Stripe")
                 .WithSummary("Signed Stripe events: customer.deleted and v2.core.account.closed keep the customer map right")
-                .ProducesProblem(StatusCodes.Status400BadRequest)
-                .ProducesProblem(StatusCodes.Status408RequestTimeout)
-                .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-                .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+                .ProducesProblems(
+                    WebhookProblems.InvalidSignature.Example(WebhookProblems.InvalidSignatureDetail),
+                    WebhookProblems.BodyTooSlow.Example(),
+                    CommonProblems.BodyTooLarge.Example(CommonProblems.TooLargeDetail(MaxBodyBytes)),
+                    WebhookProblems.Busy.Example(WebhookProblems.BusyDetail));
         }
 
         return app;
@@ -53,7 +55,7 @@ public static partial class StripeWebhooks
 
     /// <summary>What a delivery needs.</summary>
     internal sealed record Services(
-        IStripeEventReader Stripe, CustomerResolver Customers, ProcessedStripeEvents Events, WebhookIntake Intake, ServiceMetrics Metrics,
+        IStripeEventReader Stripe, CustomerResolver Customers, ProcessedStripeEvents Events, WebhookIntake Intake, WebhookMetrics Metrics,
         ILogger<ProcessedStripeEvents> Logger);
 
     /// <summary>
@@ -96,7 +98,7 @@ public static partial class StripeWebhooks
         {
             case StripeDelivery.Unreadable unreadable:
                 LogUnreadable(services.Logger, LogValues.Text(unreadable.ClaimedId), unreadable.Why);
-                services.Metrics.WebhookEvent("unreadable", "ignored");
+                services.Metrics.Delivered("unreadable", "ignored");
                 return TypedResults.Ok();
             case StripeDelivery.NotSigned notSigned:
                 return Refused(services, LogValues.Text(notSigned.ClaimedId ?? "(none)"));
@@ -106,7 +108,7 @@ public static partial class StripeWebhooks
         if (!await services.Events.ClaimAsync(id, type, http.RequestAborted))
         {
             LogDuplicate(services.Logger, id, type);
-            services.Metrics.WebhookEvent(MetricType(type, gone), "duplicate");
+            services.Metrics.Delivered(MetricType(type, gone), "duplicate");
             return TypedResults.Ok();
         }
 
@@ -122,7 +124,7 @@ public static partial class StripeWebhooks
         }
 
         LogHandled(services.Logger, id, type, forgotten ? "the customer is let go of" : "nothing to change");
-        services.Metrics.WebhookEvent(MetricType(type, gone), forgotten ? "customer-forgotten" : "ignored");
+        services.Metrics.Delivered(MetricType(type, gone), forgotten ? "customer-forgotten" : "ignored");
         return TypedResults.Ok();
     }
 
@@ -130,34 +132,32 @@ public static partial class StripeWebhooks
     private static ProblemHttpResult Refused(Services services, string claimedId)
     {
         LogRefused(services.Logger, claimedId);
-        services.Metrics.WebhookEvent("unverified", "refused");
-        return Problems.Result(StatusCodes.Status400BadRequest, WebhookProblemTypes.InvalidSignature, "The Stripe-Signature does not match",
-            "The body is not signed by a Stripe event destination this service knows, or the signature is too old.");
+        services.Metrics.Delivered("unverified", "refused");
+        return WebhookProblems.InvalidSignature.Result(WebhookProblems.InvalidSignatureDetail);
     }
 
     /// <summary>Every turn to read a body is taken: turned away unread, to come again when one is free.</summary>
     private static ProblemHttpResult Busy(HttpContext http, Services services)
     {
         LogBusy(services.Logger);
-        services.Metrics.WebhookEvent("unverified", "busy");
+        services.Metrics.Delivered("unverified", "busy");
         // By then every body being read now has arrived or been cut off.
         http.Response.Headers.RetryAfter = ((int)Math.Ceiling(services.Intake.Timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
-        return Problems.Result(StatusCodes.Status503ServiceUnavailable, WebhookProblemTypes.Busy, "Too many webhook deliveries at once",
-            "This instance is reading as many webhook bodies as it takes at once. Retry after the time in the Retry-After header.");
+        return WebhookProblems.Busy.Result(WebhookProblems.BusyDetail);
     }
 
     /// <summary>The body did not arrive in time: what came of it is dropped, and so is the connection.</summary>
     private static ProblemHttpResult TooSlow(HttpContext http, Services services)
     {
         LogTooSlow(services.Logger, services.Intake.Timeout);
-        services.Metrics.WebhookEvent("unverified", "too-slow");
+        services.Metrics.Delivered("unverified", "too-slow");
         // The rest of the body is not worth waiting for (RFC 9110 §15.5.9). HTTP/2 has no such header: the stream ends.
         if (HttpProtocol.IsHttp11(http.Request.Protocol) || HttpProtocol.IsHttp10(http.Request.Protocol))
         {
             http.Response.Headers.Connection = "close";
         }
 
-        return Problems.Result(StatusCodes.Status408RequestTimeout, WebhookProblemTypes.BodyTooSlow, "The webhook body arrived too slowly",
+        return WebhookProblems.BodyTooSlow.Result(
             $"The whole body must arrive within {services.Intake.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
     }
 

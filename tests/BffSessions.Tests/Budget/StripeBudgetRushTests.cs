@@ -89,7 +89,7 @@ public sealed class StripeBudgetRushTests(ITestOutputHelper output) : StandInTes
             Assert.True(turnedAway.Count >= 100, $"only {turnedAway.Count} of 200 were turned away: the rush did not exceed the budget");
             Assert.All(turnedAway, a =>
             {
-                Assert.Equal((HttpStatusCode.ServiceUnavailable, PaymentProblemTypes.StripeBusy), (a.Status, a.ProblemType));
+                Assert.Equal((HttpStatusCode.ServiceUnavailable, PaymentProblems.StripeBusy.Type), (a.Status, a.ProblemType));
                 Assert.InRange(int.Parse(a.RetryAfter!, CultureInfo.InvariantCulture), 1, 30);
             });
             Assert.All(await health, status => Assert.Equal(HttpStatusCode.OK, status)); // busy is not broken

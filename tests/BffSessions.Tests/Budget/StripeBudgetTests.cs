@@ -41,7 +41,7 @@ public sealed class StripeBudgetTests : StandInTest
         var served = answers.Count(a => a.StatusCode == HttpStatusCode.OK);
         var refused = answers.Where(a => a.StatusCode != HttpStatusCode.OK).ToList();
         Assert.InRange(served, 1, 3); // a turn every 100 ms, and no waiting: the burst gets the turns its own duration spans
-        Assert.All(refused, a => Assert.Equal((HttpStatusCode.ServiceUnavailable, PaymentProblemTypes.StripeBusy), (a.StatusCode, a.type)));
+        Assert.All(refused, a => Assert.Equal((HttpStatusCode.ServiceUnavailable, PaymentProblems.StripeBusy.Type), (a.StatusCode, a.type)));
         Assert.All(refused, a => Assert.InRange(a.retryAfter!.Value, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60)));
         Assert.Equal(served, Stripe.RequestsTo(SessionsPath).Count);
     }

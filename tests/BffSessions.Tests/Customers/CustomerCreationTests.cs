@@ -267,7 +267,7 @@ public sealed class CustomerCreationTests : StandInTest
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", Request);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.GatewayTimeout);
-        Assert.Equal(PaymentProblemTypes.StripeTimeout, problem.GetProperty("type").GetString());
+        Assert.Equal(PaymentProblems.StripeTimeout.Type, problem.GetProperty("type").GetString());
         // 1.2 s each: the second attempt started within the 2 s and was cut off; no third was started.
         Assert.Equal(2, Stripe.RequestsTo(CustomersPath).Count);
     }

@@ -38,7 +38,7 @@ public sealed class HostileBodyTests(ServiceFixture fixture) : ServiceTest(fixtu
 
             var mediaType = response.Content.Headers.ContentType?.MediaType;
             var problemType = mediaType == "application/problem+json" ? JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("type").GetString() : null;
-            if ((int)response.StatusCode != expected || problemType?.StartsWith(BffSessions.Hosting.ProblemTypes.Prefix, StringComparison.Ordinal) != true)
+            if ((int)response.StatusCode != expected || problemType?.StartsWith(BffSessions.Hosting.ProblemKind.Prefix, StringComparison.Ordinal) != true)
             {
                 mismatches.Add($"{name}: {(int)response.StatusCode} {mediaType} {problemType} (expected a {expected} problem with a urn:bffsessions:problem type)");
             }

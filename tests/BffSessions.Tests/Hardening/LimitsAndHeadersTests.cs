@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text;
-using BffSessions.Api.Identity;
+using BffSessions.Api.CustomerSessions;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
@@ -40,7 +40,7 @@ public sealed class LimitsAndHeadersTests : StandInTest
 
         Assert.Equal([HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests], statuses);
         var problem = await HttpAssert.ProblemAsync(limited!, HttpStatusCode.TooManyRequests);
-        Assert.Equal(ProblemTypes.RateLimited, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.RateLimited.Type, problem.GetProperty("type").GetString());
         Assert.InRange(limited!.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 1, 10);
         Assert.Equal(3, Stripe.RequestsTo("/v1/customer_sessions").Count); // the refused ones never reached Stripe
         Assert.Equal(HttpStatusCode.OK, (await person.PostAsJsonAsync("/api/customer-sessions", Request)).StatusCode);
@@ -86,7 +86,7 @@ public sealed class LimitsAndHeadersTests : StandInTest
         Assert.Equal(2, results.Count(r => r.StatusCode == HttpStatusCode.OK));
         var busy = results.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable).ToList();
         Assert.Equal(4, busy.Count);
-        Assert.All(busy, r => Assert.Equal(PaymentProblemTypes.StripeBusy, r.Type));
+        Assert.All(busy, r => Assert.Equal(PaymentProblems.StripeBusy.Type, r.Type));
         Assert.All(busy, r => Assert.NotNull(r.RetryAfter));
     }
 
@@ -101,7 +101,7 @@ public sealed class LimitsAndHeadersTests : StandInTest
             new StringContent("{\"components\":{\"pricingTable\":{\"enabled\":true}}" + padding + "}", Encoding.UTF8, "application/json"));
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.RequestEntityTooLarge);
-        Assert.Equal(ProblemTypes.BodyTooLarge, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.BodyTooLarge.Type, problem.GetProperty("type").GetString());
         Assert.Empty(Stripe.Requests);
     }
 

@@ -60,7 +60,7 @@ public sealed class LoadTests : StandInTest
         // No 5xx but the documented 502 (Stripe still failing after Stripe.net's retries: about 0.1% of calls).
         Assert.Equal(Requests, answers.Count);
         var failures = answers.Where(a => a.Status != HttpStatusCode.OK).ToList();
-        Assert.All(failures, f => Assert.Equal((HttpStatusCode.BadGateway, PaymentProblemTypes.StripeError), (f.Status, f.Type)));
+        Assert.All(failures, f => Assert.Equal((HttpStatusCode.BadGateway, PaymentProblems.StripeError.Type), (f.Status, f.Type)));
         Assert.True(failures.Count < Requests / 100, $"{failures.Count} requests failed");
 
         // No duplicate customers, and every user's map entry is the one customer Stripe holds for them.

@@ -17,7 +17,7 @@ public static class HttpAssert
         Assert.Empty(Secrets.FoundIn([text]));
         var problem = JsonDocument.Parse(text).RootElement.Clone();
         Assert.Equal((int)status, problem.GetProperty("status").GetInt32());
-        Assert.StartsWith(BffSessions.Hosting.ProblemTypes.Prefix, problem.GetProperty("type").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith(BffSessions.Hosting.ProblemKind.Prefix, problem.GetProperty("type").GetString(), StringComparison.Ordinal);
         Assert.False(string.IsNullOrEmpty(problem.GetProperty("traceId").GetString()));
         return problem;
     }

@@ -1,3 +1,4 @@
+using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
@@ -18,7 +19,7 @@ public sealed class DevelopmentConsoleTests
     {
         var lines = ConsoleLines(logger =>
         {
-            logger.ForContext(LoggingExtensions.UserIdProperty, "ada").ForContext(LoggingExtensions.StripeRequestIdProperty, "req_1a2b3c")
+            logger.ForContext(LoggingExtensions.UserIdProperty, "ada").ForContext(StripeMetrics.RequestIdProperty, "req_1a2b3c")
                 .Information(LoggingExtensions.RequestMessageTemplate, "POST", "/api/customer-sessions", 200, 12.5);
             logger.ForContext(LoggingExtensions.UserIdProperty, "ada stripe=req_forged responded 200")
                 .Information(LoggingExtensions.RequestMessageTemplate, "POST", "/api/customer-sessions", 400, 1.5);

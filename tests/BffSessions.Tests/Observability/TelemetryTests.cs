@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using BffSessions.Api.Payments;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -60,15 +61,15 @@ public sealed class TelemetryTests : StandInTest
         // The Stripe stand-in runs in this process too, so its own server spans join the trace: ours is the route's.
         var spans = await SpansOfTraceAsync(traceId, s => s.Kind == ActivityKind.Server && s.GetTagItem("http.route") is "/api/customer-sessions");
         var server = Assert.Single(spans, s => s.Kind == ActivityKind.Server && s.GetTagItem("http.route") is "/api/customer-sessions");
-        Assert.Equal(server.SpanId, spans.Single(s => s.Source.Name == Telemetry.Name && (string?)s.GetTagItem(Telemetry.StripeOperationTag) == "customers.create").ParentSpanId);
+        Assert.Equal(server.SpanId, spans.Single(s => s.Source.Name == Telemetry.Name && (string?)s.GetTagItem(StripeMetrics.OperationTag) == "customers.create").ParentSpanId);
         foreach (var operation in new[] { "customers.create", "customer_sessions.create" })
         {
-            var call = Assert.Single(spans, s => s.Source.Name == Telemetry.Name && (string?)s.GetTagItem(Telemetry.StripeOperationTag) == operation);
+            var call = Assert.Single(spans, s => s.Source.Name == Telemetry.Name && (string?)s.GetTagItem(StripeMetrics.OperationTag) == operation);
             Assert.Equal("ok", call.GetTagItem("bffsessions.stripe.outcome"));
-            Assert.Matches("^req_[A-Za-z0-9]{14}$", (string)call.GetTagItem(Telemetry.StripeRequestIdTag)!);
+            Assert.Matches("^req_[A-Za-z0-9]{14}$", (string)call.GetTagItem(StripeMetrics.RequestIdTag)!);
             var http = Assert.Single(spans, s => s.Kind == ActivityKind.Client && s.ParentSpanId == call.SpanId);
-            Assert.Equal(operation, http.GetTagItem(Telemetry.StripeOperationTag));
-            Assert.Equal(call.GetTagItem(Telemetry.StripeRequestIdTag), http.GetTagItem(Telemetry.StripeRequestIdTag));
+            Assert.Equal(operation, http.GetTagItem(StripeMetrics.OperationTag));
+            Assert.Equal(call.GetTagItem(StripeMetrics.RequestIdTag), http.GetTagItem(StripeMetrics.RequestIdTag));
         }
 
         Assert.Contains(spans, s => s.Kind == ActivityKind.Client && s.Source.Name.Contains("EntityFrameworkCore", StringComparison.Ordinal)

@@ -67,7 +67,7 @@ public sealed class DatabaseOutageTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, cached.StatusCode);
         using var refused = await newcomer.PostAsJsonAsync("/api/customer-sessions", Request);
         var problem = await HttpAssert.ProblemAsync(refused, HttpStatusCode.ServiceUnavailable);
-        Assert.Equal(BffSessions.Api.Data.DataProblemTypes.DatabaseUnavailable, problem.GetProperty("type").GetString());
+        Assert.Equal(BffSessions.Api.Data.DataProblems.DatabaseUnavailable.Type, problem.GetProperty("type").GetString());
         Assert.Equal("Database unavailable", problem.GetProperty("title").GetString());
         Assert.NotNull(refused.Headers.RetryAfter);
         Assert.DoesNotContain(_stripe.RequestsTo("/v1/customers"), c => c.Form["metadata[user_id]"] == "new-user");

@@ -42,7 +42,7 @@ public sealed class PostgresBackchannelLogoutTests : StandInTest
         foreach (var response in deliveries.Where(d => d.StatusCode == HttpStatusCode.BadRequest).Append(replayAtA).Append(replayAtB))
         {
             var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-            Assert.Equal(IdentityProblemTypes.InvalidLogoutToken, problem.GetProperty("type").GetString());
+            Assert.Equal(IdentityProblems.InvalidLogoutToken.Type, problem.GetProperty("type").GetString());
         }
 
         Assert.Equal(HttpStatusCode.Unauthorized, await UserStatusAsync(signedOut));

@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
-using BffSessions.Api.Identity;
+using BffSessions.Api.CustomerSessions;
 using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -84,7 +84,7 @@ public sealed class SharedUserLimitTests(SharedUserLimitFixture fixture) : IClas
         foreach (var refused in answers.Skip(3)) // from B, A, B
         {
             var problem = await HttpAssert.ProblemAsync(refused, HttpStatusCode.TooManyRequests);
-            Assert.Equal(ProblemTypes.RateLimited, problem.GetProperty("type").GetString());
+            Assert.Equal(CommonProblems.RateLimited.Type, problem.GetProperty("type").GetString());
             // The next token is a minute away, on the database's clock, whichever instance says so.
             Assert.InRange(refused.Headers.RetryAfter!.Delta!.Value.TotalSeconds, 50, 60);
         }

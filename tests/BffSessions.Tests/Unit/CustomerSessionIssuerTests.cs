@@ -16,7 +16,7 @@ public sealed class CustomerSessionIssuerTests
 
     private readonly IMeterFactory _meters = new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>();
 
-    private ServiceMetrics Metrics => new(_meters);
+    private SessionMetrics Metrics => new(_meters);
 
     [Fact]
     public async Task Each_enabled_component_of_an_issued_session_is_counted_and_a_failed_one_not_at_all()

@@ -171,7 +171,7 @@ public sealed class StripeWebhookTests : StandInTest
         using var response = await StripeEvents.DeliverAsync(api.CreateApiClient(), body, header);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(WebhookProblemTypes.InvalidSignature, problem.GetProperty("type").GetString());
+        Assert.Equal(WebhookProblems.InvalidSignature.Type, problem.GetProperty("type").GetString());
         Assert.Equal(customer, await BffRequests.CustomerOfSessionAsync(user));
         Assert.Empty(Stripe.RequestsTo(CustomersPath));
         // The claimed id is logged; a header that cannot pass (no signature at all, or too old or too new) is refused
@@ -192,7 +192,7 @@ public sealed class StripeWebhookTests : StandInTest
 
         Assert.Equal(HttpStatusCode.OK, large.StatusCode);
         var problem = await HttpAssert.ProblemAsync(tooLarge, HttpStatusCode.RequestEntityTooLarge);
-        Assert.Equal(ProblemTypes.BodyTooLarge, problem.GetProperty("type").GetString());
+        Assert.Equal(CommonProblems.BodyTooLarge.Type, problem.GetProperty("type").GetString());
         Assert.Contains("1048576 bytes", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 

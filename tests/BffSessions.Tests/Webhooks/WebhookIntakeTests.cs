@@ -63,7 +63,7 @@ public sealed class WebhookIntakeTests : StandInTest
         using var response = await DeliverAsync(client, "refused", StripeEvents.CustomerDeleted("cus_x", padding: new string('x', 512 * 1024)), header);
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(WebhookProblemTypes.InvalidSignature, problem.GetProperty("type").GetString());
+        Assert.Equal(WebhookProblems.InvalidSignature.Type, problem.GetProperty("type").GetString());
         Assert.True(_reads.Of("refused") == 0, $"{why}: {_reads.Of("refused")} body bytes read");
         Assert.Contains(Logs.Lines, l => l.Contains("Refused a Stripe webhook delivery", StringComparison.Ordinal) && l.Contains("(not read)", StringComparison.Ordinal));
     }
@@ -79,7 +79,7 @@ public sealed class WebhookIntakeTests : StandInTest
         using var response = await DeliverAsync(client, "forged", body, $"t={DateTimeOffset.UtcNow.ToUnixTimeSeconds()},v1={Zeros}");
 
         var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.BadRequest);
-        Assert.Equal(WebhookProblemTypes.InvalidSignature, problem.GetProperty("type").GetString());
+        Assert.Equal(WebhookProblems.InvalidSignature.Type, problem.GetProperty("type").GetString());
         Assert.Equal(System.Text.Encoding.UTF8.GetByteCount(body), _reads.Of("forged"));
         Assert.Contains(Logs.Lines, l => l.Contains("Refused a Stripe webhook delivery", StringComparison.Ordinal) && l.Contains("evt_forged_but_fresh", StringComparison.Ordinal));
     }
@@ -101,7 +101,7 @@ public sealed class WebhookIntakeTests : StandInTest
         using var retried = await DeliverAsync(client, "retried", next, StripeEvents.Signature(next, DateTimeOffset.UtcNow, Secret));
 
         var problem = await HttpAssert.ProblemAsync(busy, HttpStatusCode.ServiceUnavailable);
-        Assert.Equal(WebhookProblemTypes.Busy, problem.GetProperty("type").GetString());
+        Assert.Equal(WebhookProblems.Busy.Type, problem.GetProperty("type").GetString());
         Assert.Equal(TimeSpan.FromSeconds(30), busy.Headers.RetryAfter?.Delta);
         Assert.Equal(0, _reads.Of("busy"));
         Assert.Equal(HttpStatusCode.OK, held200.StatusCode);
@@ -124,7 +124,7 @@ public sealed class WebhookIntakeTests : StandInTest
             using var after = await DeliverAsync(client, "after", next, StripeEvents.Signature(next, DateTimeOffset.UtcNow, Secret));
 
             var problem = await HttpAssert.ProblemAsync(cutOff, HttpStatusCode.RequestTimeout);
-            Assert.Equal(WebhookProblemTypes.BodyTooSlow, problem.GetProperty("type").GetString());
+            Assert.Equal(WebhookProblems.BodyTooSlow.Type, problem.GetProperty("type").GetString());
             Assert.InRange(_reads.Of("stalled"), 1, stalled.Length - 1);
             Assert.Equal(HttpStatusCode.OK, after.StatusCode);
             Assert.Contains(Logs.Lines, l => l.Contains("Cut off a Stripe webhook delivery whose body did not arrive within 00:00:01", StringComparison.Ordinal));

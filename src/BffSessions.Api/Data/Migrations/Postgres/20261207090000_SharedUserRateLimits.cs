@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 namespace BffSessions.Api.Data.Migrations.Postgres
 {
     /// <summary>
-    /// Each user's token bucket, shared by every instance (Identity's SharedUserBuckets): a table and one function.
+    /// Each user's token bucket, shared by every instance (CustomerSessions' SharedUserBuckets): a table and one function.
     /// Not an entity of the model, since only the function and the idle-row cleanup touch it; PostgreSQL only, since
     /// one SQLite instance keeps its buckets in memory. Keys are SHA-256 hex of the limiter's partition key, so the
     /// table names no user.

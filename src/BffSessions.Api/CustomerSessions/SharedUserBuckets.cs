@@ -3,7 +3,7 @@ using BffSessions.Hosting;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace BffSessions.Api.Identity;
+namespace BffSessions.Api.CustomerSessions;
 
 /// <summary>What the shared bucket said: a token, or how long until the next one.</summary>
 internal readonly record struct SharedTake(bool Granted, TimeSpan RetryAfter);

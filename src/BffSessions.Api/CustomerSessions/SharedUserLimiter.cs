@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Threading.RateLimiting;
 
-namespace BffSessions.Api.Identity;
+namespace BffSessions.Api.CustomerSessions;
 
 /// <summary>
 /// One user's limiter on PostgreSQL: its bucket is the shared row (<see cref="SharedUserBuckets"/>), asked once per

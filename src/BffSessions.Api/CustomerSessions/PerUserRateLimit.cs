@@ -1,9 +1,10 @@
 using System.ComponentModel.DataAnnotations;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
+using BffSessions.Api.Identity;
 using Microsoft.Extensions.Options;
 
-namespace BffSessions.Api.Identity;
+namespace BffSessions.Api.CustomerSessions;
 
 /// <summary>The <c>RateLimiting</c> section: each user's token bucket.</summary>
 public sealed class RateLimitingOptions

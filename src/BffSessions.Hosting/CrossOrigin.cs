@@ -1,4 +1,7 @@
-namespace BffSessions.Api.Identity;
+using Microsoft.AspNetCore.Cors.Infrastructure;
+using Microsoft.Extensions.Options;
+
+namespace BffSessions.Hosting;
 
 /// <summary>The <c>Cors</c> section.</summary>
 public sealed class CrossOriginOptions
@@ -9,7 +12,13 @@ public sealed class CrossOriginOptions
     public string[] AllowedOrigins { get; set; } = [];
 }
 
-public static class CorsExtensions
+/// <summary>The request headers a page on an allowed origin may send, beyond those every API call may carry; features add theirs.</summary>
+public sealed class CrossOriginHeaders
+{
+    public List<string> Allowed { get; } = ["Content-Type", "Authorization"];
+}
+
+public static class CrossOrigin
 {
     /// <summary>
     /// Cors:AllowedOrigins: the exact origins whose pages may call the API with the session cookie. Empty by
@@ -22,14 +31,21 @@ public static class CorsExtensions
                 "Cors:AllowedOrigins must hold origins only, such as https://shop.example.com (scheme, host and port, no path or trailing slash).")
             .ValidateOnStart();
         builder.Services.AddCors();
-        builder.Services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
-            .Configure<Microsoft.Extensions.Options.IOptions<CrossOriginOptions>>((cors, origins) => cors.AddDefaultPolicy(policy => policy
+        builder.Services.AddOptions<CorsOptions>()
+            .Configure<IOptions<CrossOriginOptions>, IOptions<CrossOriginHeaders>>((cors, origins, headers) => cors.AddDefaultPolicy(policy => policy
                 .WithOrigins(origins.Value.AllowedOrigins)
                 .AllowCredentials()
                 .WithMethods(HttpMethods.Get, HttpMethods.Post)
-                .WithHeaders("Content-Type", "Authorization", CsrfHeader.Name)
-                // The README tells pages to wait what Retry-After says; a page on another origin must be able to read it.
+                .WithHeaders([.. headers.Value.Allowed])
+                // A page must wait what Retry-After says; a page on another origin must be able to read it.
                 .WithExposedHeaders("Retry-After")));
+        return builder;
+    }
+
+    /// <summary>Lets pages on the allowed origins send <paramref name="header"/> (a preflight names it).</summary>
+    public static IHostApplicationBuilder AllowCrossOriginHeader(this IHostApplicationBuilder builder, string header)
+    {
+        builder.Services.Configure<CrossOriginHeaders>(headers => headers.Allowed.Add(header));
         return builder;
     }
 }
