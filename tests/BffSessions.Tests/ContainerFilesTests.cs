@@ -196,6 +196,49 @@ public sealed class ContainerFilesTests
     }
 
     /// <summary>
+    /// The API project builds in files from outside src/ (the repository's appsettings.json; the browser kit it embeds and
+    /// serves at /bff/customer-sessions.js): the image's build stage copies each of them before it publishes, the build
+    /// context does not leave them out, and clients/web's node_modules stays out of it.
+    /// </summary>
+    [Fact]
+    public void The_image_build_copies_every_file_the_api_project_takes_from_outside_src_before_publishing()
+    {
+        var projectDirectory = Path.Combine(Root, "src", "BffSessions.Api");
+        var outside = System.Xml.Linq.XDocument.Load(Path.Combine(projectDirectory, "BffSessions.Api.csproj")).Descendants()
+            .Where(item => item.Name.LocalName is "Content" or "EmbeddedResource" or "None")
+            .Select(item => (string?)item.Attribute("Include")).OfType<string>()
+            .Select(include => Path.GetRelativePath(Root, Path.GetFullPath(Path.Combine(projectDirectory, include))).Replace('\\', '/'))
+            .Where(path => !path.StartsWith("src/", StringComparison.Ordinal))
+            .ToList();
+        var instructions = DockerfileInstructions("Dockerfile");
+        var publish = instructions.FindIndex(line => line.StartsWith("RUN dotnet publish", StringComparison.OrdinalIgnoreCase));
+        Assert.True(publish >= 0, "The Dockerfile publishes nothing.");
+        var copied = instructions[..publish]
+            .Where(line => line.StartsWith("COPY ", StringComparison.OrdinalIgnoreCase))
+            .Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Where(word => !word.StartsWith("--", StringComparison.Ordinal)).ToArray())
+            .SelectMany(words => words[..^1]) // the last word is the destination
+            .ToList();
+        var ignored = File.ReadAllLines(Path.Combine(Root, ".dockerignore")).Select(line => line.Trim())
+            .Where(line => line.Length > 0 && !line.StartsWith('#')).ToList();
+
+        Assert.Contains("clients/web/customer-sessions.js", outside);
+        Assert.All(outside, path => Assert.True(copied.Any(source => path == source || path.StartsWith(source.TrimEnd('/') + "/", StringComparison.Ordinal)),
+            $"BffSessions.Api.csproj builds in {path}, which the Dockerfile does not copy before dotnet publish"));
+        Assert.All(outside, path => Assert.False(ignored.Any(pattern => Ignores(pattern, path)), $".dockerignore leaves {path} out of the build context"));
+        Assert.True(Ignores(ignored.Single(pattern => pattern.EndsWith("node_modules", StringComparison.Ordinal)), "clients/web/node_modules/typescript/package.json"));
+    }
+
+    /// <summary>Whether a .dockerignore pattern (Go's filepath.Match, with ** for any directories) excludes the path or a folder above it.</summary>
+    private static bool Ignores(string pattern, string path)
+    {
+        var expression = "^" + System.Text.RegularExpressions.Regex.Escape(pattern.TrimStart('/'))
+            .Replace(@"\*\*/", "(.*/)?", StringComparison.Ordinal)
+            .Replace(@"\*", "[^/]*", StringComparison.Ordinal)
+            .Replace(@"\?", "[^/]", StringComparison.Ordinal) + "(/.*)?$";
+        return System.Text.RegularExpressions.Regex.IsMatch(path, expression);
+    }
+
+    /// <summary>
     /// <c>A__B__0__C</c> is the setting <c>A:B:0:C</c>. It binds when it is a host variable, a connection string,
     /// or its path without array indexes exists in appsettings.json (an array there accepts whatever is below it).
     /// </summary>
@@ -266,15 +309,19 @@ public sealed class ContainerFilesTests
     /// <summary>A Dockerfile's instructions after its last FROM, continuation lines joined, comments dropped.</summary>
     private static List<string> DockerfileFinalStage(string dockerfile)
     {
-        var instructions = File.ReadAllText(Path.Combine(Root, dockerfile))
+        var instructions = DockerfileInstructions(dockerfile);
+        var lastFrom = instructions.FindLastIndex(line => line.StartsWith("FROM ", StringComparison.OrdinalIgnoreCase));
+        Assert.True(lastFrom >= 0, "The Dockerfile has no FROM.");
+        return instructions[(lastFrom + 1)..];
+    }
+
+    /// <summary>A Dockerfile's instructions, continuation lines joined, comments dropped.</summary>
+    private static List<string> DockerfileInstructions(string dockerfile) =>
+        File.ReadAllText(Path.Combine(Root, dockerfile))
             .Replace("\r\n", "\n", StringComparison.Ordinal)
             .Replace("\\\n", " ", StringComparison.Ordinal)
             .Split('\n')
             .Select(line => line.Trim())
             .Where(line => line.Length > 0 && !line.StartsWith('#'))
             .ToList();
-        var lastFrom = instructions.FindLastIndex(line => line.StartsWith("FROM ", StringComparison.OrdinalIgnoreCase));
-        Assert.True(lastFrom >= 0, "The Dockerfile has no FROM.");
-        return instructions[(lastFrom + 1)..];
-    }
 }

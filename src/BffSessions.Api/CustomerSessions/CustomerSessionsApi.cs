@@ -91,6 +91,7 @@ public static class CustomerSessionsApi
                 PaymentProblems.StripeRateLimited.Example(PaymentProblems.RateLimitedDetail),
                 DataProblems.DatabaseUnavailable.Example(DataProblems.UnavailableDetail),
                 PaymentProblems.StripeTimeout.Example(PaymentProblems.TimeoutDetail));
+        app.MapBrowserKit(); // GET /bff/customer-sessions.js: the module that pages call this endpoint with
         return group;
     }
 
