@@ -116,6 +116,43 @@ public sealed class BrowserFixture : IAsyncLifetime
         return context;
     }
 
+    /// <summary>The provider's consent page's button (the provider asks each new browser once).</summary>
+    private const string ConsentButton = "form:has(input[name=\"prompt\"][value=\"consent\"]) button[type=\"submit\"]";
+
+    /// <summary>Skips (or, under CI, fails) without Chromium, Node or the provider; otherwise a fresh browser with one page.</summary>
+    public async Task<IBrowserContext> OpenBrowserAsync()
+    {
+        BrowserPrerequisites.Require();
+        await EnsureStartedAsync();
+        var browser = await NewBrowserAsync();
+        if (browser.Pages.Count == 0)
+        {
+            await browser.NewPageAsync();
+        }
+
+        return browser;
+    }
+
+    /// <summary>From the demo page's Sign in, through the provider, back to the demo page signed in as <paramref name="login"/>.</summary>
+    public async Task SignInAtTheProviderAsync(IPage page, string login)
+    {
+        await page.GotoAsync(Application.ToString());
+        await page.ClickAsync("#sign-in");
+        await SignInAtTheProvidersPagesAsync(page, login);
+        await page.WaitForURLAsync(Application.ToString());
+        await page.WaitForSelectorAsync("#signed-in:not([hidden])");
+    }
+
+    /// <summary>The provider's login and consent pages, once the browser is on its way there; the provider then sends it back.</summary>
+    public async Task SignInAtTheProvidersPagesAsync(IPage page, string login)
+    {
+        await page.WaitForURLAsync(url => url.StartsWith(Provider.Issuer.ToString(), StringComparison.Ordinal));
+        await page.FillAsync("input[name=\"login\"]", login);
+        await page.FillAsync("input[name=\"password\"]", "any password");
+        await page.ClickAsync("button[type=\"submit\"].login-submit");
+        await page.ClickAsync(ConsentButton);
+    }
+
     public async Task DisposeAsync()
     {
         if (!Started)
@@ -141,8 +178,6 @@ public sealed class BrowserFixture : IAsyncLifetime
 [Collection(BrowserPrerequisites.Collection)]
 public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
 {
-    private const string ConsentButton = "form:has(input[name=\"prompt\"][value=\"consent\"]) button[type=\"submit\"]";
-
     [SkippableFact]
     public async Task A_user_signs_in_at_the_provider_and_the_page_hands_their_client_secret_to_Stripe_js()
     {
@@ -315,7 +350,6 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
     private async Task<BrowserSession> SessionRowAsync(string subject) =>
         await SessionRowOrNullAsync(subject) ?? throw new InvalidOperationException($"No session row for {subject}.");
 
-    /// <summary>Skips (or, under CI, fails) without Chromium, Node or the provider; otherwise a fresh browser with one page.</summary>
     /// <summary>Claims Stripe would refuse, from a real provider's ID token: cleaned, cut or left out, and the user is served.</summary>
     [SkippableFact]
     public async Task A_provider_user_with_claims_Stripe_would_refuse_still_gets_a_session()
@@ -334,31 +368,9 @@ public sealed class RealBrowserTests(BrowserFixture fixture) : IClassFixture<Bro
         Assert.Equal(200, fixture.Stripe.RequestsTo("/v1/customer_sessions")[^1].Status);
     }
 
-    private async Task<IBrowserContext> OpenBrowserAsync()
-    {
-        BrowserPrerequisites.Require();
-        await fixture.EnsureStartedAsync();
-        var browser = await fixture.NewBrowserAsync();
-        if (browser.Pages.Count == 0)
-        {
-            await browser.NewPageAsync();
-        }
+    private Task<IBrowserContext> OpenBrowserAsync() => fixture.OpenBrowserAsync();
 
-        return browser;
-    }
-
-    private async Task SignInAtTheProviderAsync(IPage page, string login)
-    {
-        await page.GotoAsync(fixture.Application.ToString());
-        await page.ClickAsync("#sign-in");
-        await page.WaitForURLAsync(url => url.StartsWith(fixture.Provider.Issuer.ToString(), StringComparison.Ordinal));
-        await page.FillAsync("input[name=\"login\"]", login);
-        await page.FillAsync("input[name=\"password\"]", "any password");
-        await page.ClickAsync("button[type=\"submit\"].login-submit");
-        await page.ClickAsync(ConsentButton);
-        await page.WaitForURLAsync(fixture.Application.ToString());
-        await page.WaitForSelectorAsync("#signed-in:not([hidden])");
-    }
+    private Task SignInAtTheProviderAsync(IPage page, string login) => fixture.SignInAtTheProviderAsync(page, login);
 
     private static async Task<List<JsonElement>> StripeCallsAsync(IPage page) =>
         (await page.EvaluateAsync<JsonElement>("() => window.__stripe.calls")).EnumerateArray().ToList();
