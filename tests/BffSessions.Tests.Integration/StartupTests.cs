@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using BffSessions.Api.CustomerSessions;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
 
@@ -76,8 +77,8 @@ public sealed class StartupTests : StandInTest
         using var second = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
-        var a = await first.Content.ReadFromJsonAsync<SessionBody>();
-        var b = await second.Content.ReadFromJsonAsync<SessionBody>();
+        var a = await first.Content.ReadFromJsonAsync<CustomerSessionResponse>();
+        var b = await second.Content.ReadFromJsonAsync<CustomerSessionResponse>();
         Assert.StartsWith("cuss_secret_", a!.ClientSecret, StringComparison.Ordinal);
         Assert.NotEqual(a.ClientSecret, b!.ClientSecret);
         Assert.StartsWith("cus_", a.CustomerId, StringComparison.Ordinal);
@@ -103,7 +104,7 @@ public sealed class StartupTests : StandInTest
             {
                 using var client = api.CreateClientFor("restarted-user");
                 using var first = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
-                before = (await first.Content.ReadFromJsonAsync<SessionBody>())!.CustomerId;
+                before = (await first.Content.ReadFromJsonAsync<CustomerSessionResponse>())!.CustomerId;
             }
 
             await using (var api = new ApiFactory(Stripe, Logs, "Development", settings))
@@ -112,7 +113,7 @@ public sealed class StartupTests : StandInTest
                 using var again = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
 
                 Assert.Equal(HttpStatusCode.OK, again.StatusCode);
-                Assert.Equal(before, (await again.Content.ReadFromJsonAsync<SessionBody>())!.CustomerId);
+                Assert.Equal(before, (await again.Content.ReadFromJsonAsync<CustomerSessionResponse>())!.CustomerId);
                 Assert.DoesNotContain(Logs.Events, e => e.MessageTemplate.Text.Contains("is gone from Stripe", StringComparison.Ordinal));
             }
         }
@@ -143,9 +144,6 @@ public sealed class StartupTests : StandInTest
         Assert.Equal(BffSessions.Api.Payments.PaymentProblems.StripeUnreachable.Type, problem.GetProperty("type").GetString());
         Assert.Contains(Logs.Lines, l => l.Contains("Stripe could not be reached", StringComparison.Ordinal));
     }
-
-
-    private sealed record SessionBody(string ClientSecret, DateTime ExpiresAt, string? CustomerId);
 
     /// <summary>
     /// The README's way to run another environment (the launch profile's ASPNETCORE_ENVIRONMENT would win over the

@@ -32,9 +32,9 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(original);
 
-        using var first = await DeliverAsync(api, body);
+        using var first = await StripeEvents.DeliverAsync(api, Secret, body);
         var stampedAt = await ForgottenAtAsync(api, "copied-event-user");
-        var copies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => DeliverAsync(api, body)));
+        var copies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => StripeEvents.DeliverAsync(api, Secret, body)));
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.All(copies, c => Assert.Equal(HttpStatusCode.OK, c.StatusCode));
@@ -56,7 +56,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(original);
 
-        var copies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => DeliverAsync(api, body)));
+        var copies = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => StripeEvents.DeliverAsync(api, Secret, body)));
 
         Assert.All(copies, c => Assert.Equal(HttpStatusCode.OK, c.StatusCode));
         Assert.Single(Logs.Lines, l => l.Contains(Forgotten, StringComparison.Ordinal));
@@ -90,7 +90,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         using var user = api.CreateClientFor("unreadable-user");
         var customer = await BffRequests.CustomerOfSessionAsync(user);
 
-        using var response = await DeliverAsync(api, body.Replace("cus_X", customer, StringComparison.Ordinal));
+        using var response = await StripeEvents.DeliverAsync(api, Secret, body.Replace("cus_X", customer, StringComparison.Ordinal));
 
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{why}: {(int)response.StatusCode}");
         Assert.Contains(Logs.Lines, l => l.StartsWith("[Error]", StringComparison.Ordinal) && l.Contains("not an event this service can read", StringComparison.Ordinal));
@@ -106,7 +106,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.Snapshot("customer.deleted", new JsonObject { ["id"] = original, ["object"] = "customer", ["address"] = "a string, once" });
 
-        using var response = await DeliverAsync(api, body);
+        using var response = await StripeEvents.DeliverAsync(api, Secret, body);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.NotEqual(original, await BffRequests.CustomerOfSessionAsync(user));
@@ -119,12 +119,12 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         await using var api = NewApi();
         using var user = api.CreateClientFor("full-object-user");
         var original = await BffRequests.CustomerOfSessionAsync(user);
-        var customer = JsonNode.Parse(await File.ReadAllTextAsync(Repository.PathOf("tests", "BffSessions.Tests", "Webhooks", "stripe-customer.json")))!.AsObject();
+        var customer = JsonNode.Parse(await File.ReadAllTextAsync(Repository.PathOf("tests", "BffSessions.Tests.Integration", "Webhooks", "stripe-customer.json")))!.AsObject();
         customer["id"] = original;
         var body = StripeEvents.Snapshot("customer.deleted", customer);
         Assert.Equal(original, (global::Stripe.EventUtility.ParseEvent(body, throwOnApiVersionMismatch: false).Data.Object as global::Stripe.Customer)?.Id);
 
-        using var response = await DeliverAsync(api, body);
+        using var response = await StripeEvents.DeliverAsync(api, Secret, body);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.NotEqual(original, await BffRequests.CustomerOfSessionAsync(user));
@@ -171,7 +171,7 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         using var user = api.CreateClientFor("account-kind-user");
         var account = await BffRequests.CustomerOfSessionAsync(user);
 
-        using var response = await DeliverAsync(api, StripeEvents.CustomerDeleted(account));
+        using var response = await StripeEvents.DeliverAsync(api, Secret, StripeEvents.CustomerDeleted(account));
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(account, await BffRequests.CustomerOfSessionAsync(user));
@@ -194,11 +194,6 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         Assert.NotEqual(HttpStatusCode.OK, response.StatusCode); // 400, or 404 when it was the only secret
     }
 
-    private static async Task<HttpResponseMessage> DeliverAsync(ApiFactory api, string body)
-    {
-        using var client = api.CreateApiClient();
-        return await StripeEvents.DeliverAsync(client, body, StripeEvents.Signature(body, DateTimeOffset.UtcNow, Secret));
-    }
 
     private static async Task<HttpResponseMessage> DeliverBytesAsync(ApiFactory api, byte[] body, string signature)
     {

@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace BffSessions.Tests;
 
 /// <summary>
-/// A SQLite database made by earlier code (tests/BffSessions.Tests/Schemas) keeps its tables and rows when the
+/// A SQLite database made by earlier code (tests/BffSessions.Tests.Infrastructure/Schemas) keeps its tables and rows when the
 /// current service starts on it: moving an entity's configuration into its feature changed no table, so there is
 /// nothing to migrate and the users it holds keep their customers.
 /// </summary>

@@ -3,8 +3,9 @@ using BffSessions.Tests.Infrastructure;
 namespace BffSessions.Tests;
 
 /// <summary>
-/// dotnet test's default output shows a skip without its reason, so the test project warns before the run about each
-/// missing prerequisite, with the command that installs it (from the repository root).
+/// dotnet test's default output shows a skip without its reason, so the test projects whose tests need something
+/// installed (browser, PostgreSQL) warn before the run about each missing prerequisite, with the command that installs
+/// it (from the repository root).
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // a shell script stands in for node
 [Collection(RunsAlone.Name)] // an MSBuild process: CPU that the timing tests must not share
@@ -21,8 +22,9 @@ public sealed class SkippedTestReasonsTests
             await File.WriteAllTextAsync(node, "#!/bin/sh\necho v18.19.0\n");
             File.SetUnixFileMode(node, UnixFileMode.UserRead | UnixFileMode.UserExecute);
             var (exitCode, output, errors) = await DotnetCommand.RunAsync(
-                // dotnet test itself (no test matches the filter): the warnings must come with the run, not only from the target.
-                ["test", Repository.PathOf("tests", "BffSessions.Tests", "BffSessions.Tests.csproj"), "--no-build", "--filter", "FullyQualifiedName=None.Matches.This",
+                // dotnet test itself, on the solution as the README runs it (no test matches the filter): the warnings must
+                // come with the run, from the projects whose tests would skip, not only from the target.
+                ["test", Repository.PathOf("BffSessions.sln"), "--no-build", "--filter", "FullyQualifiedName=None.Matches.This",
                     $"-p:OidcProviderFolder={noProvider}"],
                 new Dictionary<string, string?>
                 {
@@ -55,7 +57,7 @@ public sealed class SkippedTestReasonsTests
     public async Task Under_any_CI_value_a_missing_prerequisite_fails_the_test_instead_of_skipping_it(string ci)
     {
         var (exitCode, output, errors) = await DotnetCommand.RunAsync(
-            ["test", Repository.PathOf("tests", "BffSessions.Tests", "BffSessions.Tests.csproj"), "--no-build",
+            ["test", Repository.PathOf("tests", "BffSessions.Tests.Postgres", "BffSessions.Tests.Postgres.csproj"), "--no-build",
                 "--filter", "FullyQualifiedName~MigrationTests.The_migrate_command_says_in_one_line_why_it_failed_and_exits_1"],
             new Dictionary<string, string?> { ["PG_BIN"] = "/nonexistent/postgresql/bin", ["CI"] = ci });
         var text = output + errors;

@@ -64,6 +64,13 @@ public static class StripeEvents
 
     public static string NewEventId() => "evt_test_" + Guid.NewGuid().ToString("N");
 
+    /// <summary>Posts <paramref name="body"/> to <paramref name="api"/> signed now with <paramref name="secret"/>, as an event destination does.</summary>
+    public static async Task<HttpResponseMessage> DeliverAsync(ApiFactory api, string secret, string body)
+    {
+        using var client = api.CreateApiClient();
+        return await DeliverAsync(client, body, Signature(body, DateTimeOffset.UtcNow, secret));
+    }
+
     /// <summary>Posts a delivery as Stripe does.</summary>
     public static async Task<HttpResponseMessage> DeliverAsync(HttpClient client, string body, string? signature)
     {

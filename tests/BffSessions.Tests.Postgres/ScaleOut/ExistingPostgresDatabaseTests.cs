@@ -4,7 +4,7 @@ using Npgsql;
 namespace BffSessions.Tests.ScaleOut;
 
 /// <summary>
-/// A PostgreSQL database made by earlier code (tests/BffSessions.Tests/Schemas) keeps its tables, indexes, functions
+/// A PostgreSQL database made by earlier code (tests/BffSessions.Tests.Infrastructure/Schemas) keeps its tables, indexes, functions
 /// and rows when the current service starts on it: moving an entity's configuration into its feature, and the call
 /// schedule into Payments, changed nothing in the database.
 /// </summary>

@@ -5,8 +5,8 @@ namespace BffSessions.Tests.Infrastructure;
 /// collection: the load test fills both cores (beside it, tests that measure time would measure it instead), and the
 /// telemetry tests listen to process-wide ActivitySources and Meters (beside them, other hosts' spans would arrive).
 /// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class RunsAlone
+/// <remarks>Each test project declares the collection (xunit looks in the test assembly only); test projects run one after another.</remarks>
+public static class RunsAlone
 {
     public const string Name = "Runs alone";
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using BffSessions.Api.Customers;
+using BffSessions.Api.CustomerSessions;
 using BffSessions.Api.Payments;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -79,7 +80,7 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
         {
             using var client = (i % 2 == 0 ? fixture.A : fixture.B).CreateClientFor(userId, $"{userId}@example.com");
             using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
-            return (response.StatusCode, Body: await response.Content.ReadFromJsonAsync<SessionBody>());
+            return (response.StatusCode, Body: await response.Content.ReadFromJsonAsync<CustomerSessionResponse>());
         }));
 
         Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
@@ -212,9 +213,6 @@ public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixtu
         using var client = api.CreateClientFor(userId);
         using var response = await client.PostAsJsonAsync("/api/customer-sessions", new { components = new { customerSheet = new { enabled = true } } });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return (await response.Content.ReadFromJsonAsync<SessionBody>())!.CustomerId!;
+        return (await response.Content.ReadFromJsonAsync<CustomerSessionResponse>())!.CustomerId!;
     }
-
-
-    private sealed record SessionBody(string ClientSecret, DateTime ExpiresAt, string? CustomerId);
 }

@@ -33,7 +33,7 @@ public sealed class StripeWebhookTests : StandInTest
         Assert.True(Stripe.DeleteCustomer(original));
         Stripe.Reset();
 
-        using var delivered = await DeliverAsync(api, StripeEvents.CustomerDeleted(original));
+        using var delivered = await StripeEvents.DeliverAsync(api, Secret, StripeEvents.CustomerDeleted(original));
         var replacement = await BffRequests.CustomerOfSessionAsync(user);
 
         Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
@@ -56,7 +56,7 @@ public sealed class StripeWebhookTests : StandInTest
         Assert.True(Stripe.DeleteCustomer(original));
         Stripe.Reset();
 
-        using var delivered = await DeliverAsync(api, StripeEvents.AccountClosed(original));
+        using var delivered = await StripeEvents.DeliverAsync(api, Secret, StripeEvents.AccountClosed(original));
         var replacement = await BffRequests.CustomerOfSessionAsync(user);
 
         Assert.Equal(HttpStatusCode.OK, delivered.StatusCode);
@@ -72,11 +72,11 @@ public sealed class StripeWebhookTests : StandInTest
         using var user = api.CreateClientFor("twice-told-user");
         var original = await BffRequests.CustomerOfSessionAsync(user);
         var body = StripeEvents.CustomerDeleted(original);
-        using var first = await DeliverAsync(api, body);
+        using var first = await StripeEvents.DeliverAsync(api, Secret, body);
         var replacement = await BffRequests.CustomerOfSessionAsync(user);
         Stripe.Reset();
 
-        using var second = await DeliverAsync(api, body);
+        using var second = await StripeEvents.DeliverAsync(api, Secret, body);
 
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
         Assert.Equal(replacement, await BffRequests.CustomerOfSessionAsync(user));
@@ -93,11 +93,11 @@ public sealed class StripeWebhookTests : StandInTest
         await using var api = NewApi();
         using var user = api.CreateClientFor("moved-on-user");
         var original = await BffRequests.CustomerOfSessionAsync(user);
-        (await DeliverAsync(api, StripeEvents.CustomerDeleted(original))).Dispose();
+        (await StripeEvents.DeliverAsync(api, Secret, StripeEvents.CustomerDeleted(original))).Dispose();
         var current = await BffRequests.CustomerOfSessionAsync(user);
         Stripe.Reset();
 
-        using var late = await DeliverAsync(api, StripeEvents.CustomerDeleted(original));
+        using var late = await StripeEvents.DeliverAsync(api, Secret, StripeEvents.CustomerDeleted(original));
 
         Assert.Equal(HttpStatusCode.OK, late.StatusCode);
         Assert.Equal(current, await BffRequests.CustomerOfSessionAsync(user));
@@ -121,7 +121,7 @@ public sealed class StripeWebhookTests : StandInTest
     {
         await using var api = NewApi();
 
-        using var response = await DeliverAsync(api, body);
+        using var response = await StripeEvents.DeliverAsync(api, Secret, body);
 
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{why}: {(int)response.StatusCode}");
         Assert.Empty(Stripe.Requests);
@@ -187,8 +187,8 @@ public sealed class StripeWebhookTests : StandInTest
     {
         await using var api = NewApi();
 
-        using var large = await DeliverAsync(api, StripeEvents.CustomerDeleted("cus_large", padding: new string('x', 64 * 1024)));
-        using var tooLarge = await DeliverAsync(api, StripeEvents.CustomerDeleted("cus_huge", padding: new string('x', 1100 * 1024)));
+        using var large = await StripeEvents.DeliverAsync(api, Secret, StripeEvents.CustomerDeleted("cus_large", padding: new string('x', 64 * 1024)));
+        using var tooLarge = await StripeEvents.DeliverAsync(api, Secret, StripeEvents.CustomerDeleted("cus_huge", padding: new string('x', 1100 * 1024)));
 
         Assert.Equal(HttpStatusCode.OK, large.StatusCode);
         var problem = await HttpAssert.ProblemAsync(tooLarge, HttpStatusCode.RequestEntityTooLarge);
@@ -210,7 +210,7 @@ public sealed class StripeWebhookTests : StandInTest
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 10; i++)
         {
-            using var response = await DeliverAsync(api, StripeEvents.CustomerDeleted($"cus_burst_{i}"));
+            using var response = await StripeEvents.DeliverAsync(api, Secret, StripeEvents.CustomerDeleted($"cus_burst_{i}"));
             statuses.Add(response.StatusCode);
         }
 
@@ -279,11 +279,5 @@ public sealed class StripeWebhookTests : StandInTest
         var errors = process.StandardError.ReadToEndAsync();
         await process.WaitForExitAsync();
         return (process.ExitCode, await output + await errors);
-    }
-
-    private static async Task<HttpResponseMessage> DeliverAsync(ApiFactory api, string body)
-    {
-        using var client = api.CreateApiClient();
-        return await StripeEvents.DeliverAsync(client, body, StripeEvents.Signature(body, DateTimeOffset.UtcNow, Secret));
     }
 }

@@ -24,8 +24,8 @@ public sealed class ServiceFixture : IAsyncLifetime
     }
 }
 
-[CollectionDefinition(Name)]
-public sealed class ServiceTestGroup : ICollectionFixture<ServiceFixture>
+/// <summary>The collection of tests against the shared host (each test project declares it, with <see cref="ServiceFixture"/>).</summary>
+public static class ServiceTestGroup
 {
     public const string Name = "Service";
 }
