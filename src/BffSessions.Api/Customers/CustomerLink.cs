@@ -47,7 +47,7 @@ public sealed class CustomerLinkConfiguration : IEntityTypeConfiguration<Custome
         builder.ToTable("customer_links");
         // The user is the key: the database itself refuses a second customer for one user.
         builder.HasKey(l => new { l.Issuer, l.UserId });
-        // Rows from before issuers were recorded hold "" until Customers:LegacyIssuer assigns them (README).
+        // Rows from before issuers were recorded hold "" until Customers:LegacyIssuer assigns them (docs/operations.md, "Upgrading").
         builder.Property(l => l.Issuer).HasColumnName("issuer").HasMaxLength(IdentityLimits.MaxIssuerLength);
         builder.Property(l => l.UserId).HasColumnName("user_id").HasMaxLength(IdentityLimits.MaxSubjectLength);
         builder.Property(l => l.CustomerId).HasColumnName("customer_id").HasMaxLength(255);

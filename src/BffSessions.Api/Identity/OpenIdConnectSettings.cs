@@ -41,6 +41,6 @@ public sealed class OpenIdConnectSettingsValidator(IOptionsMonitor<JwtBearerOpti
             ? ValidateOptionsResult.Success
             : ValidateOptionsResult.Fail(
                 "Nobody could sign in: set Authentication:Schemes:Bearer:Authority (your identity provider, for bearer tokens; or ValidIssuer " +
-                "and SigningKeys), or Authentication:Schemes:OpenIdConnect:Authority and ClientId (browser sign-in). See the README, \"Configuring a real identity provider\".");
+                "and SigningKeys), or Authentication:Schemes:OpenIdConnect:Authority and ClientId (browser sign-in). See docs/security.md, \"Configuring a real identity provider\".");
     }
 }
