@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using BffSessions.Api.Data;
 using BffSessions.Api.Identity;
 using BffSessions.Tests.Infrastructure;
@@ -140,6 +141,31 @@ public sealed class SessionTests : StandInTest
         Assert.Contains("locked-out-user", await whileLocked.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Contains(Logs.Lines, l => l.Contains("Could not renew a browser session", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.OK, afterwards.StatusCode);
+    }
+
+    /// <summary>Customers:CacheSize=0 keeps no user in memory: each session reads the map, and still costs one Stripe call.</summary>
+    [Fact]
+    public async Task Without_the_customer_cache_each_session_reads_the_map()
+    {
+        var database = new DbCommandSpy();
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Customers:CacheSize"] = "0" },
+            services: services => services.ConfigureDbContext<SqliteAppDbContext>(db => db.AddInterceptors(database)));
+        using var client = api.CreateClientFor("uncached-user");
+        (await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable)).Dispose();
+        var readsBefore = database.Commands.Count(IsMapRead);
+        Stripe.Reset();
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(3, database.Commands.Count(IsMapRead) - readsBefore);
+        Assert.Equal(3, Stripe.RequestsTo("/v1/customer_sessions").Count);
+        Assert.Empty(Stripe.RequestsTo("/v1/customers"));
+
+        static bool IsMapRead(string sql) => sql.StartsWith("SELECT", StringComparison.Ordinal) && sql.Contains("FROM \"customer_links\"", StringComparison.Ordinal);
     }
 
     [Fact]

@@ -57,7 +57,6 @@ public static class CustomerSessionsApi
             .WithTags("Customer sessions")
             .RequireAuthorization(IdentityExtensions.SignedInUserPolicy)
             .RequireCsrfHeader()
-            .RequireRateLimiting(PerUserRateLimit.PolicyName)
             .WithValidation()
             // A client secret must never sit in a browser, proxy or CDN cache; errors are not worth caching either.
             .AddEndpointFilter(async (invocation, next) =>
@@ -65,6 +64,11 @@ public static class CustomerSessionsApi
                 invocation.HttpContext.Response.Headers.CacheControl = "no-store";
                 return await next(invocation);
             });
+
+        if (app.ServiceProvider.GetRequiredService<IOptions<RateLimitingOptions>>().Value.PerUserEnabled)
+        {
+            group.RequireRateLimiting(PerUserRateLimit.PolicyName);
+        }
 
         group.MapPost("/customer-sessions", CreateAsync)
             .WithName(OperationName)

@@ -11,6 +11,12 @@ public sealed class RateLimitingOptions
 {
     public const string SectionName = "RateLimiting";
 
+    /// <summary>
+    /// Each user's bucket in front of the session endpoint. Off only where something in front of the service (a gateway)
+    /// limits each user already: without any, one user's script can spend the whole Stripe budget.
+    /// </summary>
+    public bool PerUserEnabled { get; set; } = true;
+
     /// <summary>Sessions one user may ask for in a burst (a token bucket's size).</summary>
     [Range(1, 100_000_000)]
     public int PerUserBurst { get; set; } = 10;

@@ -12,8 +12,8 @@ public sealed class CustomersOptions
     /// <summary>What a new user becomes in Stripe; users already in the map keep the kind they have.</summary>
     public CustomerKind Kind { get; set; } = CustomerKind.Customer;
 
-    /// <summary>Most users kept in memory; the least recently added are dropped first when it is full.</summary>
-    [Range(1, 10_000_000)]
+    /// <summary>Most users kept in memory; the least recently added are dropped first when it is full. 0: none, every request asks the database.</summary>
+    [Range(0, 10_000_000)]
     public int CacheSize { get; set; } = 100_000;
 
     /// <summary>How long a user's customer id is trusted from memory before the database is asked again.</summary>

@@ -48,6 +48,29 @@ public sealed class LimitsAndHeadersTests : StandInTest
         Assert.Null(api.Services.GetService<SharedUserBuckets>()); // on SQLite the buckets are this instance's, in memory
     }
 
+    /// <summary>Where a gateway in front limits each user, the service's own bucket can be turned off: the same burst all passes.</summary>
+    [Fact]
+    public async Task With_the_per_user_limit_off_a_burst_beyond_the_bucket_is_served()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+        {
+            ["RateLimiting:PerUserEnabled"] = "false",
+            ["RateLimiting:PerUserBurst"] = "3",
+            ["RateLimiting:PerUserPerMinute"] = "6",
+        });
+        using var script = api.CreateClientFor("unlimited-user");
+
+        var statuses = new List<HttpStatusCode>();
+        for (var i = 0; i < 5; i++)
+        {
+            using var response = await script.PostAsJsonAsync("/api/customer-sessions", Request);
+            statuses.Add(response.StatusCode);
+        }
+
+        Assert.All(statuses, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal(5, Stripe.RequestsTo("/v1/customer_sessions").Count);
+    }
+
     [Fact]
     public async Task Past_the_bound_on_Stripe_calls_in_flight_requests_get_503_with_Retry_After_instead_of_queueing()
     {
