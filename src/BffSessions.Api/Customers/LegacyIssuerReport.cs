@@ -7,17 +7,19 @@ namespace BffSessions.Api.Customers;
 /// <summary>
 /// Says at start how many users the map holds from before it recorded issuers (issuer ""), and which issuer adopts
 /// them at their next request (<see cref="CustomersOptions.LegacyIssuer"/>; CustomerResolver does it, under each user's
-/// lock). It changes nothing itself; a database that is not there yet, or not migrated yet, is not its concern.
+/// lock). It changes nothing itself; a database that is not there yet, or not migrated yet, is not its concern. A
+/// background service, so that its query (the first to build EF Core's model) runs beside start-up, not before the
+/// service listens.
 /// </summary>
 public sealed partial class LegacyIssuerReport(
-    IDbContextFactory<AppDbContext> databases, IOptions<CustomersOptions> options, ILogger<LegacyIssuerReport> logger) : IHostedService
+    IDbContextFactory<AppDbContext> databases, IOptions<CustomersOptions> options, ILogger<LegacyIssuerReport> logger) : BackgroundService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            await using var db = await databases.CreateDbContextAsync(cancellationToken);
-            var legacy = await db.CustomerLinks.CountAsync(l => l.Issuer == "", cancellationToken);
+            await using var db = await databases.CreateDbContextAsync(stoppingToken);
+            var legacy = await db.CustomerLinks.CountAsync(l => l.Issuer == "", stoppingToken);
             if (legacy == 0)
             {
                 return;
@@ -37,8 +39,6 @@ public sealed partial class LegacyIssuerReport(
             LogUnknown(logger, e.GetBaseException().Message);
         }
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information,
         Message = "{Count} users from before issuers were recorded keep their customers when they next sign in with issuer {Issuer}")]

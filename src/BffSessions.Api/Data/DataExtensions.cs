@@ -43,6 +43,7 @@ public static class DataExtensions
             .SetApplicationName("BffSessions")
             .PersistKeysToDbContext<AppDbContext>();
         builder.Services.AddExceptionHandler<DatabaseProblemHandler>();
+        builder.Services.AddSingleton<DatabaseHealthCheck>();  // remembers a schema it found up to date
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         return builder;
     }

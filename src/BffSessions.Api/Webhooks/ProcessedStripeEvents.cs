@@ -43,12 +43,19 @@ public sealed class ProcessedStripeEvents(IDbContextFactory<AppDbContext> databa
     }
 }
 
-/// <summary>Forgets old event ids hourly, on every instance (forgetting twice is harmless).</summary>
+/// <summary>
+/// Forgets old event ids hourly, on every instance (forgetting twice is harmless). The first time a minute after start:
+/// out of start-up's way (its query would be the first to build EF Core's model, on the cores the readiness probe
+/// waits for), yet soon enough that instances restarted more often than hourly still clean up.
+/// </summary>
 public sealed partial class ProcessedStripeEventsCleanup(ProcessedStripeEvents events, TimeProvider time, ILogger<ProcessedStripeEventsCleanup> logger)
     : BackgroundService
 {
+    private static readonly TimeSpan FirstAfter = TimeSpan.FromMinutes(1);
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        await Task.Delay(FirstAfter, time, stoppingToken);
         using var timer = new PeriodicTimer(TimeSpan.FromHours(1), time);
         do
         {
