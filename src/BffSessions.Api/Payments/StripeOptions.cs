@@ -58,9 +58,25 @@ public sealed class StripeOptions
     [Range(1, 1024)]
     public int WebhookConcurrency { get; set; } = 16;
 
+    /// <summary>
+    /// Of <see cref="WebhookConcurrency"/>, the bodies read at once from one client address (an IPv6 client's /64), so
+    /// that one sender cannot take every turn. Behind a proxy every client has the proxy's address unless forwarded
+    /// headers are trusted (ASPNETCORE_FORWARDEDHEADERS_ENABLED).
+    /// </summary>
+    [Range(1, 1024)]
+    public int WebhookConcurrencyPerAddress { get; set; } = 4;
+
     /// <summary>How long a webhook body may take to arrive, all of it; a slower one is cut off (408) and Stripe retries.</summary>
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00")]
     public TimeSpan WebhookBodyTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Bytes a second a webhook body must keep up after its first second, or it is cut off (408) at once rather than
+    /// at <see cref="WebhookBodyTimeout"/>: a body sent a byte at a time gives its turn back within about a second.
+    /// Stripe sends its few kilobytes at once. 0: no such check.
+    /// </summary>
+    [Range(0, 1024 * 1024)]
+    public int WebhookBodyMinRate { get; set; } = 16 * 1024;
 
     /// <summary>
     /// How long Stripe may take to show a new customer in search ("searchable in less than a minute"): a creation that

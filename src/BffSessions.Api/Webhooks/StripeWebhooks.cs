@@ -78,7 +78,7 @@ public static partial class StripeWebhooks
         }
 
         StripeDelivery delivery;
-        using (var turn = services.Intake.TryTakeTurn())
+        using (var turn = services.Intake.TryTakeTurn(http.Connection.RemoteIpAddress))
         {
             if (turn is null)
             {
@@ -136,7 +136,7 @@ public static partial class StripeWebhooks
         return WebhookProblems.InvalidSignature.Result(WebhookProblems.InvalidSignatureDetail);
     }
 
-    /// <summary>Every turn to read a body is taken: turned away unread, to come again when one is free.</summary>
+    /// <summary>Every turn to read a body is taken, or the sender's address's share: turned away unread, to come again when one is free.</summary>
     private static ProblemHttpResult Busy(HttpContext http, Services services)
     {
         LogBusy(services.Logger);
@@ -149,7 +149,7 @@ public static partial class StripeWebhooks
     /// <summary>The body did not arrive in time: what came of it is dropped, and so is the connection.</summary>
     private static ProblemHttpResult TooSlow(HttpContext http, Services services)
     {
-        LogTooSlow(services.Logger, services.Intake.Timeout);
+        LogTooSlow(services.Logger, services.Intake.Timeout, services.Intake.MinRate);
         services.Metrics.Delivered("unverified", "too-slow");
         // The rest of the body is not worth waiting for (RFC 9110 §15.5.9). HTTP/2 has no such header: the stream ends.
         if (HttpProtocol.IsHttp11(http.Request.Protocol) || HttpProtocol.IsHttp10(http.Request.Protocol))
@@ -157,8 +157,11 @@ public static partial class StripeWebhooks
             http.Response.Headers.Connection = "close";
         }
 
+        var pace = services.Intake.MinRate > 0
+            ? $", and after its first second at least {services.Intake.MinRate.ToString(CultureInfo.InvariantCulture)} bytes a second"
+            : "";
         return WebhookProblems.BodyTooSlow.Result(
-            $"The whole body must arrive within {services.Intake.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
+            $"The whole body must arrive within {services.Intake.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s{pace}.");
     }
 
     /// <summary>The event type as a metric tag: the types that tell of a gone customer by name, every other as "other" (a closed set).</summary>
@@ -199,12 +202,12 @@ public static partial class StripeWebhooks
     private static partial void LogRefused(ILogger logger, string stripeEventId);
 
     [LoggerMessage(EventId = 6105, Level = LogLevel.Warning,
-        Message = "Turned a Stripe webhook delivery away unread: Stripe:WebhookConcurrency bodies are being read already (Stripe retries it)")]
+        Message = "Turned a Stripe webhook delivery away unread: Stripe:WebhookConcurrency bodies are being read already, or Stripe:WebhookConcurrencyPerAddress from its address (Stripe retries it)")]
     private static partial void LogBusy(ILogger logger);
 
     [LoggerMessage(EventId = 6106, Level = LogLevel.Warning,
-        Message = "Cut off a Stripe webhook delivery whose body did not arrive within {WebhookBodyTimeout} (Stripe retries it)")]
-    private static partial void LogTooSlow(ILogger logger, TimeSpan webhookBodyTimeout);
+        Message = "Cut off a Stripe webhook delivery whose body did not arrive within {WebhookBodyTimeout} or fell behind {WebhookBodyMinRate} bytes a second after its first (Stripe retries it)")]
+    private static partial void LogTooSlow(ILogger logger, TimeSpan webhookBodyTimeout, int webhookBodyMinRate);
 
     [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Stripe event {StripeEventId} ({StripeEventType}): {Outcome}")]
     private static partial void LogHandled(ILogger logger, string stripeEventId, string stripeEventType, string outcome);

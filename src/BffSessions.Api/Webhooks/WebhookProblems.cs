@@ -15,5 +15,5 @@ public static class WebhookProblems
 
     public const string InvalidSignatureDetail = "The body is not signed by a Stripe event destination this service knows, or the signature is too old.";
 
-    public const string BusyDetail = "This instance is reading as many webhook bodies as it takes at once. Retry after the time in the Retry-After header.";
+    public const string BusyDetail = "This instance is reading as many webhook bodies as it takes at once, from everyone or from this address. Retry after the time in the Retry-After header.";
 }

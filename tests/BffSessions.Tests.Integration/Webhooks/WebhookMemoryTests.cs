@@ -80,7 +80,7 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
         var sampling = SampleAsync(service, stop.Token);
         var payload = new byte[DeclaredBytes];
         Array.Fill(payload, (byte)' ');
-        var attack = Enumerable.Range(0, Connections).Select(_ => SlowBodyAsync(address.Port, payload, stop.Token)).ToList();
+        var attack = Enumerable.Range(0, Connections).Select(i => SlowBodyAsync(address.Port, Sender(i), payload, stop.Token)).ToList();
 
         // Meanwhile, ordinary traffic is served.
         await Task.Delay(TimeSpan.FromSeconds(2));
@@ -115,6 +115,12 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
     }
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>
+    /// The attack comes from a hundred addresses (127.0.0.2 to 127.0.0.101, all loopback), so that every turn is taken
+    /// and not only one address's share of them (Stripe:WebhookConcurrencyPerAddress).
+    /// </summary>
+    private static IPAddress Sender(int connection) => new([127, 0, 0, (byte)(2 + (connection % 100))]);
 
     /// <summary>
     /// The service as a container runs it: Production, settings from the environment and the keys from a secrets
@@ -174,9 +180,10 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
     /// at once, then a trickle until the service answers or the hold ends. Returns the status it got, or "closed" when
     /// the connection ended without one, or "held" when it was still open, unanswered, at the end.
     /// </summary>
-    private static async Task<string> SlowBodyAsync(int port, byte[] payload, CancellationToken stop)
+    private static async Task<string> SlowBodyAsync(int port, IPAddress from, byte[] payload, CancellationToken stop)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(from, 0));
         await socket.ConnectAsync(IPAddress.Loopback, port, CancellationToken.None);
         var answer = ReadStatusAsync(socket);
         var head = Encoding.ASCII.GetBytes(
