@@ -139,7 +139,11 @@ public static partial class StripeWebhooks
     /// <summary>Every turn to read a body is taken, or the sender's address's share: turned away unread, to come again when one is free.</summary>
     private static ProblemHttpResult Busy(HttpContext http, Services services)
     {
-        LogBusy(services.Logger);
+        if (services.Intake.TurnedAway.Count(out var turnedAway))
+        {
+            LogBusy(services.Logger, turnedAway, WarningThrottle.Interval);
+        }
+
         services.Metrics.Delivered("unverified", "busy");
         // By then every body being read now has arrived or been cut off.
         http.Response.Headers.RetryAfter = ((int)Math.Ceiling(services.Intake.Timeout.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
@@ -149,7 +153,11 @@ public static partial class StripeWebhooks
     /// <summary>The body did not arrive in time: what came of it is dropped, and so is the connection.</summary>
     private static ProblemHttpResult TooSlow(HttpContext http, Services services)
     {
-        LogTooSlow(services.Logger, services.Intake.Timeout, services.Intake.MinRate);
+        if (services.Intake.CutOff.Count(out var cutOff))
+        {
+            LogTooSlow(services.Logger, cutOff, services.Intake.Timeout, services.Intake.MinRate, WarningThrottle.Interval);
+        }
+
         services.Metrics.Delivered("unverified", "too-slow");
         // The rest of the body is not worth waiting for (RFC 9110 §15.5.9). HTTP/2 has no such header: the stream ends.
         if (HttpProtocol.IsHttp11(http.Request.Protocol) || HttpProtocol.IsHttp10(http.Request.Protocol))
@@ -201,13 +209,17 @@ public static partial class StripeWebhooks
     [LoggerMessage(EventId = 6101, Level = LogLevel.Warning, Message = "Refused a Stripe webhook delivery with a missing, wrong or stale signature (claimed event {StripeEventId})")]
     private static partial void LogRefused(ILogger logger, string stripeEventId);
 
+    /// <summary>At most once per <paramref name="interval"/>: <paramref name="count"/> is how many since the line before.</summary>
     [LoggerMessage(EventId = 6105, Level = LogLevel.Warning,
-        Message = "Turned a Stripe webhook delivery away unread: Stripe:WebhookConcurrency bodies are being read already, or Stripe:WebhookConcurrencyPerAddress from its address (Stripe retries it)")]
-    private static partial void LogBusy(ILogger logger);
+        Message = "Stripe webhook deliveries turned away unread since the last such line: {Count} (one line at most every {Interval}; "
+                  + "Stripe:WebhookConcurrency bodies were being read already, or Stripe:WebhookConcurrencyPerAddress from the sender's address; Stripe retries them)")]
+    private static partial void LogBusy(ILogger logger, long count, TimeSpan interval);
 
+    /// <summary>At most once per <paramref name="interval"/>: <paramref name="count"/> is how many since the line before.</summary>
     [LoggerMessage(EventId = 6106, Level = LogLevel.Warning,
-        Message = "Cut off a Stripe webhook delivery whose body did not arrive within {WebhookBodyTimeout} or fell behind {WebhookBodyMinRate} bytes a second after its first (Stripe retries it)")]
-    private static partial void LogTooSlow(ILogger logger, TimeSpan webhookBodyTimeout, int webhookBodyMinRate);
+        Message = "Stripe webhook deliveries cut off for a slow body since the last such line: {Count} (one line at most every {Interval}; a body must arrive "
+                  + "within {WebhookBodyTimeout} and, after its first second, at {WebhookBodyMinRate} bytes a second or faster; Stripe retries them)")]
+    private static partial void LogTooSlow(ILogger logger, long count, TimeSpan webhookBodyTimeout, int webhookBodyMinRate, TimeSpan interval);
 
     [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Stripe event {StripeEventId} ({StripeEventType}): {Outcome}")]
     private static partial void LogHandled(ILogger logger, string stripeEventId, string stripeEventType, string outcome);

@@ -40,7 +40,15 @@ public sealed class WebhookIntake : IDisposable
         _time = time;
         Timeout = options.Value.WebhookBodyTimeout;
         MinRate = options.Value.WebhookBodyMinRate;
+        TurnedAway = new WarningThrottle(time);
+        CutOff = new WarningThrottle(time);
     }
+
+    /// <summary>When to warn of deliveries turned away unread: a stranger can cause one per request.</summary>
+    public WarningThrottle TurnedAway { get; }
+
+    /// <summary>When to warn of bodies cut off: a stranger can cause one a second per turn.</summary>
+    public WarningThrottle CutOff { get; }
 
     /// <summary>How long a body may take to arrive.</summary>
     public TimeSpan Timeout { get; }

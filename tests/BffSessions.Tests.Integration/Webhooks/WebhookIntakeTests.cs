@@ -7,6 +7,7 @@ using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BffSessions.Tests.Webhooks;
 
@@ -19,6 +20,8 @@ public sealed class WebhookIntakeTests : StandInTest
 {
     private const string Secret = "whsec_intake_destination";
     private const string Zeros = "0000000000000000000000000000000000000000000000000000000000000000";
+    private const string TurnedAwayLine = "Stripe webhook deliveries turned away unread";
+    private const string CutOffLine = "Stripe webhook deliveries cut off for a slow body";
 
     private readonly BodyReads _reads = new();
 
@@ -26,7 +29,7 @@ public sealed class WebhookIntakeTests : StandInTest
     /// These tests hold turns with bodies that stall on purpose, so no minimum rate cuts them off first (that rule's
     /// tests, and the share of each address, are WebhookSlowSenderTests, on a real Kestrel).
     /// </summary>
-    private ApiFactory NewApi(int concurrency = 16, string bodyTimeout = "00:00:30") => new(Stripe, Logs, "Test", new Dictionary<string, string?>
+    private ApiFactory NewApi(int concurrency = 16, string bodyTimeout = "00:00:30", TimeProvider? time = null) => new(Stripe, Logs, "Test", new Dictionary<string, string?>
     {
         ["Stripe:WebhookSecrets:0"] = Secret,
         ["Stripe:WebhookConcurrency"] = concurrency.ToString(CultureInfo.InvariantCulture),
@@ -36,6 +39,10 @@ public sealed class WebhookIntakeTests : StandInTest
     {
         services.AddSingleton(_reads);
         services.AddTransient<IStartupFilter, CountBodyReads>();
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
     });
 
     /// <summary>
@@ -111,7 +118,7 @@ public sealed class WebhookIntakeTests : StandInTest
         Assert.Equal(0, _reads.Of("busy"));
         Assert.Equal(HttpStatusCode.OK, held200.StatusCode);
         Assert.Equal(HttpStatusCode.OK, retried.StatusCode);
-        Assert.Contains(Logs.Lines, l => l.StartsWith("[Warning]", StringComparison.Ordinal) && l.Contains("Turned a Stripe webhook delivery away unread", StringComparison.Ordinal));
+        Assert.Contains(Logs.Lines, l => l.StartsWith("[Warning]", StringComparison.Ordinal) && l.Contains(TurnedAwayLine, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -132,13 +139,103 @@ public sealed class WebhookIntakeTests : StandInTest
             Assert.Equal(WebhookProblems.BodyTooSlow.Type, problem.GetProperty("type").GetString());
             Assert.InRange(_reads.Of("stalled"), 1, stalled.Length - 1);
             Assert.Equal(HttpStatusCode.OK, after.StatusCode);
-            Assert.Contains(Logs.Lines, l => l.Contains("Cut off a Stripe webhook delivery whose body did not arrive within 00:00:01", StringComparison.Ordinal));
+            Assert.Contains(Logs.Lines, l => l.Contains(CutOffLine, StringComparison.Ordinal) && l.Contains("within 00:00:01", StringComparison.Ordinal));
         }
         finally
         {
             never.SetResult();
         }
     }
+
+    /// <summary>
+    /// A retry loop that was turned away once wrote a warning per delivery: 85 MB of logs in 30 s. Now the first is a
+    /// line, the rest of the burst only counts, and the next line, at least 10 s on, says how many came between.
+    /// </summary>
+    [Fact]
+    public async Task A_burst_turned_away_writes_one_warning_and_the_next_one_ten_seconds_on_counts_the_rest()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var api = NewApi(concurrency: 1, time: time);
+        using var client = api.CreateApiClient();
+        var held = StripeEvents.CustomerDeleted("cus_held");
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holding = DeliverAsync(client, "holding", new StalledContent(held, gate.Task), StripeEvents.Signature(held, time.GetUtcNow(), Secret));
+        await WaitForAsync(() => _reads.Of("holding") > 0);
+        var next = StripeEvents.CustomerDeleted("cus_next");
+        var statuses = new List<HttpStatusCode>();
+
+        for (var i = 0; i < 50; i++)
+        {
+            using var busy = await DeliverAsync(client, "busy", next, StripeEvents.Signature(next, time.GetUtcNow(), Secret));
+            statuses.Add(busy.StatusCode);
+        }
+
+        var afterTheBurst = Counts(TurnedAwayLine);
+        time.Advance(WarningThrottle.Interval);
+        using (var later = await DeliverAsync(client, "later", next, StripeEvents.Signature(next, time.GetUtcNow(), Secret)))
+        {
+            statuses.Add(later.StatusCode);
+        }
+
+        gate.SetResult();
+        using var held200 = await holding;
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.ServiceUnavailable, s));
+        Assert.Equal([1L], afterTheBurst);
+        Assert.Equal([1L, 50L], Counts(TurnedAwayLine));
+        Assert.Equal(HttpStatusCode.OK, held200.StatusCode);
+    }
+
+    /// <summary>Cut-offs are as cheap to cause (a turn a second each): the same, one line and then one per 10 s at most.</summary>
+    [Fact]
+    public async Task Bodies_cut_off_together_write_one_warning_and_the_next_one_ten_seconds_on_counts_the_rest()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var api = NewApi(concurrency: 4, bodyTimeout: "00:00:01", time: time);
+        using var client = api.CreateApiClient();
+        var never = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var body = StripeEvents.CustomerDeleted("cus_stalled");
+
+        try
+        {
+            var together = Enumerable.Range(0, 4).Select(i => Stalled("together-" + i.ToString(CultureInfo.InvariantCulture))).ToList();
+            foreach (var i in Enumerable.Range(0, 4))
+            {
+                await WaitForAsync(() => _reads.Of("together-" + i.ToString(CultureInfo.InvariantCulture)) > 0);
+            }
+
+            time.Advance(TimeSpan.FromSeconds(1));
+            var cutTogether = await Task.WhenAll(together);
+            var afterTheFour = Counts(CutOffLine);
+            time.Advance(WarningThrottle.Interval);
+            var last = Stalled("last");
+            await WaitForAsync(() => _reads.Of("last") > 0);
+            time.Advance(TimeSpan.FromSeconds(1));
+            using var cutLast = await last;
+
+            Assert.All(cutTogether, r => Assert.Equal(HttpStatusCode.RequestTimeout, r.StatusCode));
+            Assert.Equal(HttpStatusCode.RequestTimeout, cutLast.StatusCode);
+            Assert.Equal([1L], afterTheFour);
+            Assert.Equal([1L, 4L], Counts(CutOffLine));
+            foreach (var response in cutTogether)
+            {
+                response.Dispose();
+            }
+        }
+        finally
+        {
+            never.SetResult();
+        }
+
+        Task<HttpResponseMessage> Stalled(string name) =>
+            DeliverAsync(client, name, new StalledContent(body, never.Task), StripeEvents.Signature(body, time.GetUtcNow(), Secret));
+    }
+
+    /// <summary>The Count of each warning whose template starts with <paramref name="line"/>, in order.</summary>
+    private List<long> Counts(string line) => Logs.Events
+        .Where(e => e.MessageTemplate.Text.StartsWith(line, StringComparison.Ordinal))
+        .Select(e => (long)((Serilog.Events.ScalarValue)e.Properties["Count"]).Value!)
+        .ToList();
 
     public static TheoryData<string, Func<long, string, string>, bool> HeaderShapes => new()
     {
