@@ -1,5 +1,6 @@
 using BffSessions.Api.Payments;
 using BffSessions.Api.Payments.Budget;
+using BffSessions.Tests.Infrastructure;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -46,6 +47,75 @@ public sealed class FairShareTests
         Assert.All(ordinary, c => Assert.True(c.Booked >= 0.9 * c.Asked, $"{c.User} got {c.Booked} of {c.Asked}: {string.Join(' ', c.Refusals)}"));
         // The loopers share what is left first come, first served: none starves.
         Assert.True(busy.Min(c => c.Booked) >= 0.5 * busy.Average(c => c.Booked), string.Join(", ", busy.Select(c => c.Booked)));
+    }
+
+    /// <summary>
+    /// <see cref="FairShareRush"/>: 150 users at three times the budget, and one client that asks again when its 503's
+    /// Retry-After says. Each Retry-After must be a time when its retry is within its share. It was the share time before
+    /// the refusal moved it on: 1 of 12 served, its Retry-After alternating 2 s and 13-17 s. PostgreSQL's schedule runs
+    /// the same rush (PostgresFairShareTests).
+    /// </summary>
+    [Fact]
+    public async Task A_client_that_obeys_Retry_After_is_served_within_a_few_retries_under_three_times_the_budget()
+    {
+        var schedule = new InMemoryCallSchedule(_time);
+        var clock = TimeSpan.Zero;
+
+        var (served, longestRun, why) = await FairShareRush.ObedientClientAsync((user, elapsed) =>
+        {
+            _time.Advance(elapsed - clock);
+            clock = elapsed;
+            return ValueTask.FromResult(schedule.Book(user, 5, TimeSpan.FromSeconds(1)));
+        });
+
+        // 300 s of asking: a share comes every 15 s or so (about 75 users active, 5 calls a second), then 10 s of pause.
+        Assert.True(served >= 10, why);
+        Assert.True(longestRun <= 2, why);
+    }
+
+    /// <summary>
+    /// A 503 says at most a minute (StripeProblemHandler): so no share is longer, however many users are active (here 101
+    /// at one call a second, a share of 101 s). Told a minute, a client asking again then must be within its share.
+    /// </summary>
+    [Fact]
+    public void No_share_is_longer_than_the_longest_Retry_After()
+    {
+        var schedule = new InMemoryCallSchedule(_time);
+        var crowd = Enumerable.Range(0, 100).Select(i => $"crowd-{i}").ToList();
+        crowd.ForEach(user => schedule.Book(user, 1, TimeSpan.FromSeconds(1)));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(schedule.Book("patient", 1, TimeSpan.FromSeconds(1)).Booked); // 101 users active
+
+        _time.Advance(TimeSpan.FromSeconds(2.5));
+        crowd.ForEach(user => schedule.Book(user, 1, TimeSpan.FromSeconds(1))); // the schedule full again
+        var refused = schedule.Book("patient", 1, TimeSpan.FromSeconds(1));
+        _time.Advance(refused.Wait);
+        crowd.ForEach(user => schedule.Book(user, 1, TimeSpan.FromSeconds(1)));
+        var retried = schedule.Book("patient", 1, TimeSpan.FromSeconds(1));
+
+        Assert.True(refused is { Booked: false, OverShare: true }, refused.ToString());
+        Assert.Equal(FairShares.MaxShareInterval, refused.Wait); // asking before its share moved it a minute on, not 101 s
+        Assert.False(retried.OverShare, retried.ToString());
+    }
+
+    /// <summary>
+    /// A user's share time outlasts the active window: forgotten after 5 s of quiet, a user asking every 6 s would be due
+    /// at every ask, whatever their share (as PostgreSQL's table, which keeps it, has it too).
+    /// </summary>
+    [Fact]
+    public void A_user_quiet_for_longer_than_the_active_window_keeps_their_share_time()
+    {
+        var schedule = new InMemoryCallSchedule(_time);
+        var others = Enumerable.Range(0, 9).Select(i => $"other-{i}").ToList();
+        others.ForEach(user => schedule.Book(user, 1, TimeSpan.FromSeconds(1)));
+        _time.Advance(TimeSpan.FromSeconds(2));
+        Assert.True(schedule.Book("quiet", 1, TimeSpan.FromSeconds(1)).Booked); // 10 users active: the next share 10 s on
+
+        _time.Advance(TimeSpan.FromSeconds(6));
+        others.ForEach(user => schedule.Book(user, 1, TimeSpan.FromSeconds(1))); // contended again
+        var asked = schedule.Book("quiet", 1, TimeSpan.FromSeconds(1));
+
+        Assert.True(asked is { Booked: false, OverShare: true }, asked.ToString());
     }
 
     [Fact]

@@ -30,7 +30,10 @@ public sealed class InMemoryCallSchedule(TimeProvider time) : IStripeCallSchedul
     public ValueTask<CallBooking> BookAsync(string user, bool firstOfRequest, int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken) =>
         ValueTask.FromResult(Book(user, callsPerSecond, maxWait, firstOfRequest));
 
-    /// <summary>A booking for one user alone (the schedule's own tests, and calls that name no user).</summary>
+    /// <summary>
+    /// A booking by <see cref="FairShares.Background"/>, the user of calls made outside a request. The schedule's own
+    /// tests book with it alone, so they meet no share.
+    /// </summary>
     public CallBooking Book(double callsPerSecond, TimeSpan maxWait) => Book(FairShares.Background, callsPerSecond, maxWait);
 
     public CallBooking Book(string user, double callsPerSecond, TimeSpan maxWait, bool firstOfRequest = true)
@@ -43,22 +46,25 @@ public sealed class InMemoryCallSchedule(TimeProvider time) : IStripeCallSchedul
             var wait = time.GetElapsedTime(now, turn);
             var interval = (long)(time.TimestampFrequency / (callsPerSecond * PaceAt(now)));
             var overShare = firstOfRequest && FairShares.IsOverShare(active, wait, maxWait, shareLater: asking.Next > now);
-            if (overShare || wait > maxWait)
+            var share = Math.Min(interval * active, (long)(FairShares.MaxShareInterval.TotalSeconds * time.TimestampFrequency));
+            if (overShare)
             {
-                var shareAt = asking.Next;
-                if (firstOfRequest)
-                {
-                    // Asking counts as a share: a user asking more often than their share is never due one.
-                    asking.Next = Math.Max(asking.Next, now + (interval * active));
-                }
+                // Asking before one's share time counts as a share: a user asking more often than that is never due one.
+                // The Retry-After is the share time after this move, so a client that waits for it is due when it asks.
+                asking.Next = Math.Max(asking.Next, now + share);
+                return new CallBooking(false, time.GetElapsedTime(now, asking.Next), OverShare: true);
+            }
 
-                return overShare ? new CallBooking(false, time.GetElapsedTime(now, shareAt), OverShare: true) : new CallBooking(false, wait);
+            if (wait > maxWait)
+            {
+                // Within its share, with no turn free: it moves no share, and asks again when the booked calls have gone.
+                return new CallBooking(false, wait);
             }
 
             _nextTurn = turn + interval;
             if (firstOfRequest)
             {
-                asking.Next = turn + (interval * active);
+                asking.Next = turn + share;
             }
 
             return new CallBooking(true, wait);
