@@ -2,7 +2,7 @@ namespace BffSessions.Api.Payments.Budget;
 
 /// <summary>
 /// The schedule of the deployment's Stripe calls: in this process for one instance (<see cref="InMemoryCallSchedule"/>),
-/// in PostgreSQL for several (Data's <c>PostgresCallSchedule</c>).
+/// in PostgreSQL for several (<see cref="PostgresCallSchedule"/>).
 /// </summary>
 public interface IStripeCallSchedule
 {

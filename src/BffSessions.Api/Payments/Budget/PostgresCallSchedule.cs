@@ -10,9 +10,10 @@ namespace BffSessions.Api.Payments.Budget;
 
 /// <summary>
 /// The schedule of Stripe calls shared by every instance on one PostgreSQL: a single row holds the next free turn and
-/// the pace, and each booking is one call of <c>stripe_book_turn</c> (migration StripeCallBudget), which locks the row:
-/// no two calls get one turn, the first to ask is the first booked, and turns are measured on the database's clock, so
-/// instances' clocks need not agree.
+/// the pace, and each booking is one call of <c>stripe_book_share_turn</c> (migration FairShareRetries), which locks the
+/// row and keeps the users' fair shares (<see cref="FairShares"/>, the same rule as <see cref="InMemoryCallSchedule"/>)
+/// in <c>stripe_budget_users</c>: no two calls get one turn, the first to ask is the first booked, and turns are
+/// measured on the database's clock, so instances' clocks need not agree.
 /// <para>
 /// When the database does not answer a booking within half a second, this instance keeps to its own share of the
 /// budget (the budget divided by the instances its heartbeat last counted) and tries the database again a second
@@ -120,11 +121,12 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(SharedTimeout);
         await using var command = _database.CreateCommand(
-            "SELECT booked, over_share, wait_seconds, cut_to, cut_age_seconds FROM stripe_book_fair_turn(@user, @first, @rate, @max_wait, @hold, @min_wait, @active_window)");
+            "SELECT booked, over_share, wait_seconds, cut_to, cut_age_seconds FROM stripe_book_share_turn(@user, @first, @rate, @max_wait, @hold, @min_wait, @active_window, @max_share)");
         command.Parameters.AddWithValue("first", firstOfRequest);
         // The user's fair share is kept by a hash of their key: the table holds no user ids, and every key is 64 characters.
         command.Parameters.AddWithValue("user", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(user))));
         command.Parameters.AddWithValue("active_window", FairShares.ActiveWindow.TotalSeconds);
+        command.Parameters.AddWithValue("max_share", FairShares.MaxShareInterval.TotalSeconds);
         command.Parameters.AddWithValue("rate", (double)callsPerSecond);
         command.Parameters.AddWithValue("max_wait", maxWait.TotalSeconds);
         command.Parameters.AddWithValue("hold", StripePace.Hold.TotalSeconds);
@@ -134,7 +136,7 @@ public sealed partial class PostgresCallSchedule : BackgroundService, IStripeCal
         await using var reader = await command.ExecuteReaderAsync(timeout.Token);
         if (!await reader.ReadAsync(timeout.Token))
         {
-            throw new InvalidOperationException("stripe_book_turn answered nothing: the stripe_call_schedule row is missing.");
+            throw new InvalidOperationException("stripe_book_share_turn answered nothing: the stripe_call_schedule row is missing.");
         }
 
         var booking = new CallBooking(reader.GetBoolean(0), TimeSpan.FromSeconds(Math.Max(0, reader.GetDouble(2))), OverShare: reader.GetBoolean(1));

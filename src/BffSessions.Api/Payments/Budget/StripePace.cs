@@ -3,7 +3,8 @@ namespace BffSessions.Api.Payments.Budget;
 /// <summary>
 /// How the pace follows Stripe's 429s (additive increase, multiplicative decrease): each 429 halves it, at most once a
 /// second and never below a tenth; a second after the last cut it grows back by a tenth of the budget per second.
-/// The PostgreSQL functions of the shared schedule (migration StripeCallBudget) compute the same.
+/// The PostgreSQL functions of the shared schedule compute the same: stripe_slow_down (migration StripeCallBudget) and
+/// the booking, stripe_book_share_turn (migration FairShareRetries).
 /// </summary>
 public static class StripePace
 {
