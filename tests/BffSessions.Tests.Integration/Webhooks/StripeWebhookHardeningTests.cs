@@ -146,6 +146,28 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         Assert.DoesNotContain('\u202e', refusal);
     }
 
+    /// <summary>
+    /// A forged body whose header passes the check before the body (shaped right, timed now) is refused on a hash of its
+    /// bytes, and its log line names the id it claims, looked for in its first 4 KiB only: a body that puts its id after
+    /// 8 KB of padding is not parsed that far, and so is logged with none.
+    /// </summary>
+    [Fact]
+    public async Task A_forged_body_is_logged_with_the_id_it_claims_at_its_start_and_not_read_further_for_one()
+    {
+        await using var api = NewApi();
+        var forged = $"t={DateTimeOffset.UtcNow.ToUnixTimeSeconds()},v1={new string('0', 64)}";
+
+        using var first = await StripeEvents.DeliverAsync(api.CreateApiClient(), """{"id":"evt_claimed_first","object":"event"}""", forged);
+        using var late = await StripeEvents.DeliverAsync(api.CreateApiClient(), $$"""{"padding":"{{new string('x', 8000)}}","id":"evt_claimed_late"}""", forged);
+
+        await HttpAssert.ProblemAsync(first, HttpStatusCode.BadRequest);
+        await HttpAssert.ProblemAsync(late, HttpStatusCode.BadRequest);
+        var refusals = Logs.Lines.Where(l => l.Contains("Refused a Stripe webhook delivery", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, refusals.Count);
+        Assert.Contains(refusals, l => l.Contains("evt_claimed_first", StringComparison.Ordinal));
+        Assert.DoesNotContain(Logs.Lines, l => l.Contains("evt_claimed_late", StringComparison.Ordinal));
+    }
+
     /// <summary>The signature covers the bytes received: a byte-order mark Stripe signed is fine; the same text in UTF-16 is not what was signed.</summary>
     [Fact]
     public async Task The_signature_is_checked_over_the_bytes_received()

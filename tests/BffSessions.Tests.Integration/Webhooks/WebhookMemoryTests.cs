@@ -114,7 +114,100 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
         Assert.Equal(HttpStatusCode.OK, signedAfterwards.StatusCode);
     }
 
+    /// <summary>
+    /// The same bound for bodies that arrive whole and at once: many clients, each from an address of its own, send
+    /// forged events of about 1 MiB under a fresh header that only the body can show forged. Each is refused (400), or
+    /// turned away (503) while the turns are taken, and costs its pooled buffer and a hash, not a copy of its own:
+    /// Stripe.net's UTF-16 string of the body and its copy to sign, and a parse of it all for the id it claims, once
+    /// made each refusal allocate about 5 MiB. Allocation is counted by the runtime's own counter (the process's
+    /// <c>dotnet.gc.heap.total_allocated</c>, on the metrics port), so the bound does not depend on when the GC runs.
+    /// </summary>
+    [Fact]
+    public async Task Whole_forged_bodies_of_1_MiB_from_many_clients_at_once_are_refused_without_a_copy_each_and_the_service_stays_up()
+    {
+        const int Clients = 64;
+        const int BodiesEach = 4;
+        var metricsPort = FreePort();
+        var environment = await EnvironmentAsync();
+        environment["Telemetry__MetricsPort"] = metricsPort.ToString(CultureInfo.InvariantCulture);
+        await using var service = ServiceProcess.Start(environment);
+        var address = await service.ReadyAsync(TimeSpan.FromSeconds(60));
+        using var http = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(60) };
+        http.DefaultRequestHeaders.Authorization = new("Bearer", ApiFactory.Token("memory-user"));
+        using var metrics = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{metricsPort.ToString(CultureInfo.InvariantCulture)}"), Timeout = TimeSpan.FromSeconds(30) };
+        var forged = Encoding.UTF8.GetBytes(StripeEvents.CustomerDeleted("cus_forged", eventId: "evt_forged_whole", padding: new string('x', 1_040_000)));
+        Assert.InRange(forged.Length, 1_000_000, Api.Webhooks.StripeWebhooks.MaxBodyBytes);
+        // Warm up what the flood itself uses (Kestrel's buffers grow to what many connections at once need), then count.
+        await Task.WhenAll(Enumerable.Range(0, Clients).Select(i => WholeBodyAsync(address.Port, Sender(i), forged)));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var allocatedBefore = await AllocatedAsync(metrics);
+
+        var flood = Enumerable.Range(0, Clients).Select(async i =>
+        {
+            var statuses = new List<string>();
+            for (var body = 0; body < BodiesEach; body++)
+            {
+                statuses.Add(await WholeBodyAsync(address.Port, Sender(i), forged));
+            }
+
+            return statuses;
+        }).ToList();
+        await Task.Delay(TimeSpan.FromMilliseconds(200));
+        using var ready = await http.GetAsync("/health/ready");
+        using var session = await SessionAsync(http);
+        var endings = (await Task.WhenAll(flood)).SelectMany(s => s).ToList();
+        await Task.Delay(TimeSpan.FromSeconds(1)); // past the exporter's cache of the last scrape
+        var allocated = await AllocatedAsync(metrics) - allocatedBefore;
+        using var signedAfterwards = await SignedDeliveryAsync(http, "cus_after_the_flood");
+
+        var refused = endings.Count(e => e == "400");
+        var tally = string.Join(", ", endings.GroupBy(e => e).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key}: {g.Count()}"));
+        output.WriteLine($"{endings.Count} forged bodies of {forged.Length} bytes: {tally}; allocated {allocated / 1048576} MiB in all, " +
+                         $"{allocated / Math.Max(refused, 1) / 1024} KiB per refusal");
+
+        Assert.False(service.HasExited, service.Errors);
+        Assert.All(endings, e => Assert.Contains(e, new[] { "400", "503" }));
+        Assert.True(refused >= Clients, tally);
+        // Less than the body itself: no copy of it was made, let alone its UTF-16 string of twice its size (measured:
+        // 5,350 KiB per refusal before, 80-310 KiB after, the rest being Kestrel's and the runtime's own).
+        Assert.True(allocated / refused < forged.Length, $"{allocated / refused / 1024} KiB allocated per forged body refused");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, session.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, signedAfterwards.StatusCode);
+    }
+
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+
+    /// <summary>The bytes the service's process has allocated since it started, as its runtime counts them.</summary>
+    private static async Task<long> AllocatedAsync(HttpClient metrics)
+    {
+        var text = await metrics.GetStringAsync("/metrics");
+        var line = text.Split('\n').Single(l => l.StartsWith("dotnet_gc_heap_total_allocated_bytes", StringComparison.Ordinal));
+        return (long)double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>One forged delivery sent whole at once from <paramref name="from"/>: the status of its answer, or "closed".</summary>
+    private static async Task<string> WholeBodyAsync(int port, IPAddress from, byte[] body)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(from, 0));
+        await socket.ConnectAsync(IPAddress.Loopback, port, CancellationToken.None);
+        var answer = ReadStatusAsync(socket);
+        var head = Encoding.ASCII.GetBytes(
+            "POST /stripe/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nConnection: close\r\n" +
+            $"Content-Length: {body.Length.ToString(CultureInfo.InvariantCulture)}\r\nStripe-Signature: t={Now().ToString(CultureInfo.InvariantCulture)},v1={new string('0', 64)}\r\n\r\n");
+        try
+        {
+            await socket.SendAsync(head, SocketFlags.None);
+            await socket.SendAsync(body, SocketFlags.None);
+        }
+        catch (SocketException)
+        {
+            // Turned away before the body was all sent: the answer says so.
+        }
+
+        return await answer;
+    }
 
     /// <summary>
     /// The attack comes from a hundred addresses (127.0.0.2 to 127.0.0.101, all loopback), so that every turn is taken
