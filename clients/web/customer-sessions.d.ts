@@ -121,7 +121,11 @@ export interface CreateInit {
 export interface KeepFreshInit {
   /** Stops the loop: keepFresh then resolves and calls onSecret no more. */
   signal?: AbortSignal;
-  /** How long before expiresAt the next session is minted. Default 60. */
+  /**
+   * How long before expiresAt the next session is minted: a finite number, 0 or more (anything else rejects with a
+   * RangeError). Default 60. Counted by the service's clock (the answer's Date header), so a browser clock that is off
+   * does not matter.
+   */
   refreshBeforeSeconds?: number;
 }
 
@@ -130,7 +134,7 @@ export interface CustomerSessions {
   create(components: Components, init?: CreateInit): Promise<CustomerSession>;
   /**
    * Mints a session, awaits onSecret with it, and mints the next one refreshBeforeSeconds before it expires (never
-   * sooner than 1 s later), until the signal aborts: then it resolves. It rejects with the first error of a mint or
+   * sooner than 10 s later), until the signal aborts: then it resolves. It rejects with the first error of a mint or
    * of onSecret, and mints no more: the caller decides whether to start again.
    */
   keepFresh(

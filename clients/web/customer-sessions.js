@@ -6,9 +6,10 @@ const PATH = '/api/customer-sessions';
 const PROBLEM = 'urn:bffsessions:problem:';
 const INVALID_ANSWER = 'urn:bffsessions:client:invalid-answer';
 
-// keepFresh never schedules the next mint sooner than this: with a client clock far off (or an expiry already
-// past), "refresh 60 s before expiry" lies in the past, and without a floor the loop would mint back to back.
-const MIN_REFRESH_DELAY_MS = 1000;
+// keepFresh never schedules the next mint sooner than this: with a session that lasts less than refreshBeforeSeconds
+// (or a service whose clock is off), "refresh 60 s before expiry" lies in the past, and without a floor the loop would
+// mint back to back. Ten seconds keeps even that case at 6 mints a minute, under the service's per-user limit.
+const MIN_REFRESH_DELAY_MS = 10_000;
 // setTimeout keeps its delay in a signed 32-bit integer: anything longer (about 24.8 days) fires at once, which
 // a clock that runs far behind would turn into a hot loop.
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
@@ -42,6 +43,11 @@ export function createCustomerSessions(options = {}) {
   const base = baseUrl.replace(/\/+$/, '');
 
   async function create(components, { signal } = {}) {
+    return (await mint(components, signal)).session;
+  }
+
+  /** create's work; also says how long the session lasts by the service's clock, and when the answer came. */
+  async function mint(components, signal) {
     for (let attempt = 0; ; attempt++) {
       throwIfAborted(signal);
       // Asked on every attempt: a token can expire while a Retry-After is waited out.
@@ -91,10 +97,13 @@ export function createCustomerSessions(options = {}) {
   }
 
   async function keepFresh(components, onSecret, { signal, refreshBeforeSeconds = 60 } = {}) {
+    if (!(Number.isFinite(refreshBeforeSeconds) && refreshBeforeSeconds >= 0)) {
+      throw new RangeError(`refreshBeforeSeconds must be a number of seconds, 0 or more (got ${refreshBeforeSeconds}).`);
+    }
     while (!signal?.aborted) {
-      let session;
+      let minted;
       try {
-        session = await create(components, { signal });
+        minted = await mint(components, signal);
       } catch (error) {
         // Stopping is not a failure: the in-flight fetch rejects with the abort, and keepFresh resolves.
         if (signal?.aborted) return;
@@ -102,8 +111,10 @@ export function createCustomerSessions(options = {}) {
       }
       // The abort may have landed while the answer was being read: hand the page nothing after it said stop.
       if (signal?.aborted) return;
-      await onSecret(session);
-      const due = session.expiresAt.getTime() - refreshBeforeSeconds * 1000 - Date.now();
+      await onSecret(minted.session);
+      // From the answer's arrival, by this clock, plus the lifetime by the service's: only a difference of this clock
+      // counts, so one that is hours off neither renews non-stop nor lets the secret expire.
+      const due = minted.receivedAt + minted.lifetimeMs - refreshBeforeSeconds * 1000 - Date.now();
       const wait = Math.min(Math.max(due, MIN_REFRESH_DELAY_MS), MAX_TIMER_DELAY_MS);
       try {
         await delay(wait, signal);
@@ -146,6 +157,7 @@ function loginUrl(base) {
 }
 
 async function readSession(response) {
+  const receivedAt = Date.now();
   const body = parseJson(await response.text());
   const expiresAt = typeof body?.expiresAt === 'string' ? new Date(body.expiresAt) : undefined;
   if (typeof body?.clientSecret !== 'string' || body.clientSecret === '' || !expiresAt || Number.isNaN(expiresAt.getTime())) {
@@ -160,7 +172,10 @@ async function readSession(response) {
   }
   const session = { clientSecret: body.clientSecret, expiresAt };
   if (typeof body.customerId === 'string') session.customerId = body.customerId;
-  return session;
+  // expiresAt is on the service's clock (Stripe's), and so is the answer's Date header. Without one (a page on another
+  // origin that the service does not expose it to), this clock is all there is.
+  const serverNow = Date.parse(response.headers.get('Date') ?? '');
+  return { session, receivedAt, lifetimeMs: expiresAt.getTime() - (Number.isNaN(serverNow) ? receivedAt : serverNow) };
 }
 
 async function readProblem(response) {

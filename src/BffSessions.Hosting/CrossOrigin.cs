@@ -37,8 +37,9 @@ public static class CrossOrigin
                 .AllowCredentials()
                 .WithMethods(HttpMethods.Get, HttpMethods.Post)
                 .WithHeaders([.. headers.Value.Allowed])
-                // A page must wait what Retry-After says; a page on another origin must be able to read it.
-                .WithExposedHeaders("Retry-After")));
+                // A page must wait what Retry-After says, and the browser kit times renewals by Date (the service's
+                // clock, not the browser's): a page on another origin must be able to read both.
+                .WithExposedHeaders("Retry-After", "Date")));
         return builder;
     }
 

@@ -32,13 +32,13 @@ export function fakeFetch(...answers) {
 export const T0 = Date.UTC(2026, 10, 26, 10, 0, 0);
 export const MINUTE = 60_000;
 
-export function sessionResponse({ clientSecret = 'cuss_secret_1', expiresAt = new Date(T0 + 30 * MINUTE), customerId } = {}) {
+/** The service's 200; `date` is its Date header (the service's clock), a Date or a string, none by default. */
+export function sessionResponse({ clientSecret = 'cuss_secret_1', expiresAt = new Date(T0 + 30 * MINUTE), customerId, date } = {}) {
   const body = { clientSecret, expiresAt: expiresAt instanceof Date ? expiresAt.toISOString() : expiresAt };
   if (customerId !== undefined) body.customerId = customerId;
-  return new Response(JSON.stringify(body), {
-    status: 200,
-    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' },
-  });
+  const headers = { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' };
+  if (date !== undefined) headers.Date = date instanceof Date ? date.toUTCString() : date;
+  return new Response(JSON.stringify(body), { status: 200, headers });
 }
 
 export function problemResponse(status, name, { title = `Problem ${name}`, detail, retryAfter, extra = {} } = {}) {

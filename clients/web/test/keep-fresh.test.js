@@ -64,19 +64,76 @@ describe('keepFresh', () => {
     await running;
   });
 
-  it('never renews sooner than 1 s later, even with an expiry already past (a clock that is off)', async () => {
-    const fetch = fakeFetch(sessionResponse({ expiresAt: new Date(T0 - 5 * MINUTE) }), sessionResponse({ expiresAt: new Date(T0 + 10_000) }));
+  for (const [how, skewMs] of [['ahead', 2 * 60 * MINUTE], ['behind', -2 * 60 * MINUTE]]) {
+    it(`times the renewal by the service's clock (its Date header), not by a client clock two hours ${how}`, async () => {
+      // The service's now is T0 - skew; its sessions last 30 minutes from then.
+      const serverNow = () => new Date(Date.now() - skewMs);
+      const skewed = (n) => () => sessionResponse({ clientSecret: `cuss_secret_${n}`, date: serverNow(), expiresAt: new Date(serverNow().getTime() + 30 * MINUTE) });
+      const fetch = fakeFetch(skewed(1), skewed(2));
+      const controller = new AbortController();
+      const onSecret = mock.fn();
+
+      const running = createCustomerSessions({ fetch }).keepFresh(paymentElement, onSecret, { signal: controller.signal });
+      await until(() => clock.delays.length === 1, 'the first renewal');
+      clock.tick(29 * MINUTE);
+      await until(() => clock.delays.length === 2, 'the second renewal');
+
+      assert.deepEqual(clock.delays, [29 * MINUTE, 29 * MINUTE]);
+      assert.equal(onSecret.mock.callCount(), 2);
+      controller.abort();
+      await running;
+    });
+  }
+
+  it('a Date header that cannot be read leaves the client clock to go on', async () => {
+    const fetch = fakeFetch(sessionResponse({ date: 'yesterday', expiresAt: new Date(T0 + 30 * MINUTE) }));
+    const controller = new AbortController();
+
+    const running = createCustomerSessions({ fetch }).keepFresh(paymentElement, () => {}, { signal: controller.signal });
+    await until(() => clock.delays.length === 1, 'the renewal');
+
+    assert.deepEqual(clock.delays, [29 * MINUTE]);
+    controller.abort();
+    await running;
+  });
+
+  it('never renews sooner than 10 s later: a session already expired, or shorter than refreshBeforeSeconds', async () => {
+    const fetch = fakeFetch(
+      sessionResponse({ date: new Date(T0), expiresAt: new Date(T0 - 5 * MINUTE) }),
+      () => sessionResponse({ date: new Date(Date.now()), expiresAt: new Date(Date.now() + 30_000) }),
+    );
     const controller = new AbortController();
     const onSecret = mock.fn();
 
     const running = createCustomerSessions({ fetch }).keepFresh(paymentElement, onSecret, { signal: controller.signal });
     await until(() => clock.delays.length === 1, 'the first renewal');
-    assert.deepEqual(clock.delays, [1000]);
-    clock.tick(1000);
+    assert.deepEqual(clock.delays, [10_000]);
+    clock.tick(10_000);
     await until(() => clock.delays.length === 2, 'the second renewal');
 
-    assert.deepEqual(clock.delays, [1000, 1000]);
+    assert.deepEqual(clock.delays, [10_000, 10_000]);
     assert.equal(onSecret.mock.callCount(), 2);
+    controller.abort();
+    await running;
+  });
+
+  for (const refreshBeforeSeconds of [-1, Number.NaN, Number.POSITIVE_INFINITY, '60', null]) {
+    it(`refuses refreshBeforeSeconds: ${String(refreshBeforeSeconds)} before minting anything`, async () => {
+      const fetch = fakeFetch(fresh(1));
+
+      await assert.rejects(createCustomerSessions({ fetch }).keepFresh(paymentElement, () => {}, { refreshBeforeSeconds }), RangeError);
+      assert.equal(fetch.calls.length, 0);
+    });
+  }
+
+  it('refreshBeforeSeconds: 0 renews at expiresAt', async () => {
+    const fetch = fakeFetch(fresh(1));
+    const controller = new AbortController();
+
+    const running = createCustomerSessions({ fetch }).keepFresh(paymentElement, () => {}, { signal: controller.signal, refreshBeforeSeconds: 0 });
+    await until(() => clock.delays.length === 1, 'the renewal');
+
+    assert.deepEqual(clock.delays, [30 * MINUTE]);
     controller.abort();
     await running;
   });

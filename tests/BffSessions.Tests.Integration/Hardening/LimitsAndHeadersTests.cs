@@ -152,6 +152,24 @@ public sealed class LimitsAndHeadersTests : StandInTest
         Assert.Contains("Retry-After", string.Join(',', limited.Headers.GetValues("Access-Control-Expose-Headers")), StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>The browser kit times renewals by the answer's Date (the service's clock): a page on another origin must read it too.</summary>
+    [Fact]
+    public async Task A_page_on_an_allowed_origin_can_read_the_answer_s_Date()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+        {
+            ["Cors:AllowedOrigins:0"] = "https://shop.example",
+        });
+        using var client = api.CreateClientFor("cross-origin-date-user");
+        client.DefaultRequestHeaders.Add("Origin", "https://shop.example");
+
+        using var minted = await client.PostAsJsonAsync("/api/customer-sessions", Request);
+
+        Assert.Equal(HttpStatusCode.OK, minted.StatusCode);
+        var exposed = string.Join(',', minted.Headers.GetValues("Access-Control-Expose-Headers")).Split(',', StringSplitOptions.TrimEntries);
+        Assert.Contains("Date", exposed, StringComparer.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public async Task Every_response_says_nosniff_success_error_and_health_alike()
     {
