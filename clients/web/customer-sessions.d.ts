@@ -102,7 +102,8 @@ export interface CustomerSessionsOptions {
   getAccessToken?: () => string | undefined | Promise<string | undefined>;
   /**
    * Cookie mode, on a 401 (other than `csrf-header-missing`): called with `${baseUrl}/bff/login?returnUrl=<this page>`
-   * before the promise rejects. Default: `location.assign(loginUrl)`.
+   * before the promise rejects. The return URL is the page's path and query, or its path alone (or `/`) when /bff/login
+   * would refuse them (say, a query holding `%2F`). Default: `location.assign(loginUrl)`.
    */
   onSignInRequired?: (loginUrl: string) => void;
   /** How many times a 429 or 503 with a short enough Retry-After is retried. Default 2. */

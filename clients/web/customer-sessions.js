@@ -147,13 +147,31 @@ function defaultSignIn(url) {
 }
 
 function loginUrl(base) {
+  return `${base}/bff/login?returnUrl=${encodeURIComponent(returnUrl())}`;
+}
+
+/** This page's path and query if /bff/login takes them back; else its path alone; else the site's root. */
+function returnUrl() {
   const location = globalThis.location;
-  // Outside a browser (tests, server rendering) there is no page to come back to: the site's root it is.
-  const here = location ? location.pathname + location.search : '/';
-  // Browsers leave | { } ^ ` as they are in a query string, and /bff/login refuses a returnUrl with characters outside
-  // RFC 3986 (a 400 instead of a sign-in): escape those, which the service reads back as the same URL.
-  const returnUrl = here.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/g, (c) => encodeURIComponent(c));
-  return `${base}/bff/login?returnUrl=${encodeURIComponent(returnUrl)}`;
+  // Outside a browser (tests, server rendering) there is no page to come back to.
+  if (!location) return '/';
+  // Browsers leave | { } ^ ` as they are in a query string: escape what is outside RFC 3986, which the service reads
+  // back as the same URL.
+  const escape = (url) => url.replace(/[^A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]/g, (c) => encodeURIComponent(c));
+  return [location.pathname + location.search, location.pathname].map(escape).find(isPlainLocalPath) ?? '/';
+}
+
+/**
+ * The service's rule for a returnUrl (ReturnUrls.IsPlainLocalPath, src/BffSessions.Api/Identity/ReturnUrls.cs), for a
+ * URL already escaped to RFC 3986's characters: anything else is a 400 instead of a sign-in. A path on this site, at
+ * most 2048 characters; in the path no empty or dot segments; and no escape of a control, a slash, a backslash or a %
+ * anywhere (a query's "next=%2Fcheckout" too).
+ */
+function isPlainLocalPath(url) {
+  if (url.length > 2048 || !/^\/(?![/\\])/.test(url)) return false;
+  const path = url.split(/[?#]/, 1)[0];
+  if (/\/\/|%2e|\/\.\.?(\/|$)/i.test(path)) return false;
+  return (url.match(/%.{0,2}/g) ?? []).every((escaped) => /^%[0-9A-F]{2}$/i.test(escaped) && !/^%([01].|7F|2F|5C|25)$/i.test(escaped));
 }
 
 async function readSession(response) {

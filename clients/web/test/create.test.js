@@ -114,6 +114,27 @@ describe('create: sign-in on 401', () => {
     assert.equal(loginUrl.searchParams.get('returnUrl'), '/caf%C3%A9?utm=a%7Cb&q=%7Bx%7D%5E');
   });
 
+  for (const [why, pathname, search, expected] of [
+    ['an escaped slash in the query', '/search', '?next=%2Fcheckout', '/search'],
+    ['an escaped backslash or %', '/search', '?q=a%5Cb&r=100%25', '/search'],
+    ['an escaped control in the query', '/search', '?q=a%0Ab', '/search'],
+    ['a query that makes it longer than 2048 characters', '/search', `?q=${'x'.repeat(2048)}`, '/search'],
+    ['a backslash left raw in the query', '/search', '?q=a\\b', '/search'],
+    ['an empty segment in the path', '/a//b', '?x=1', '/'],
+    ['a dot segment in the path', '/a/%2e%2e/b', '', '/'],
+    ['a path that starts like another host', '//evil.example', '', '/'],
+  ]) {
+    it(`returns to the path alone, or the root, when /bff/login would refuse the page's URL: ${why}`, async (t) => {
+      t.after(withLocation(pathname, search));
+      const onSignInRequired = mock.fn();
+
+      await assert.rejects(createCustomerSessions({ fetch: fakeFetch(problemResponse(401, 'unauthorized')), onSignInRequired }).create(pricingTable));
+
+      const loginUrl = new URL(onSignInRequired.mock.calls[0].arguments[0], 'https://shop.example');
+      assert.equal(loginUrl.searchParams.get('returnUrl'), expected);
+    });
+  }
+
   it('prefixes baseUrl to the login URL', async (t) => {
     t.after(withLocation('/shop', ''));
     const fetch = fakeFetch(problemResponse(401, 'unauthorized'));
