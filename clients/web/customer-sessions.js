@@ -78,6 +78,9 @@ export function createCustomerSessions(options = {}) {
       }
 
       const error = await readProblem(response);
+      // The abort may have landed while the body was read (readProblem shrugs off a body it cut short): a page that said
+      // stop gets no sign-in redirect and no retry after it.
+      throwIfAborted(signal);
       if (error.status === 401 && !bearer && error.type !== `${PROBLEM}csrf-header-missing`) {
         // A missing X-CSRF header is a bug in the page (or a proxy that strips it), not a signed-out user:
         // sending the user to sign in would bring them back to the same 401, in a loop.

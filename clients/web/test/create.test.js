@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 
 import * as kit from '../customer-sessions.js';
 import { createCustomerSessions, CustomerSessionError, setElementSecret, updateElements } from '../customer-sessions.js';
-import { fakeFetch, MINUTE, problemResponse, sessionResponse, T0, withLocation } from './helpers.js';
+import { fakeFetch, MINUTE, problemResponse, sessionResponse, settle, T0, withLocation } from './helpers.js';
 
 const pricingTable = { pricingTable: { enabled: true } };
 
@@ -164,6 +164,31 @@ describe('create: sign-in on 401', () => {
 
     assert.equal(onSignInRequired.mock.calls[0].arguments[0], '/bff/login?returnUrl=%2F');
   });
+
+  for (const [how, endsWith] of [['the body then arrives whole', 'close'], ['the abort cuts the body short', 'error']]) {
+    it(`an abort while the 401's body is read rejects with the abort, without onSignInRequired: ${how}`, async () => {
+      const controller = new AbortController();
+      const reason = new Error('page left');
+      let body;
+      const stream = new ReadableStream({ start: (c) => { body = c; } });
+      const fetch = fakeFetch(new Response(stream, { status: 401, headers: { 'Content-Type': 'application/problem+json' } }));
+      const onSignInRequired = mock.fn();
+
+      const created = createCustomerSessions({ fetch, onSignInRequired }).create(pricingTable, { signal: controller.signal }).catch((e) => e);
+      await settle();
+      body.enqueue(new TextEncoder().encode('{"type":"urn:bffsessions:problem:unauth'));
+      controller.abort(reason);
+      if (endsWith === 'close') {
+        body.enqueue(new TextEncoder().encode('orized","status":401}'));
+        body.close();
+      } else {
+        body.error(reason);
+      }
+
+      assert.equal(await created, reason);
+      assert.equal(onSignInRequired.mock.callCount(), 0);
+    });
+  }
 
   it('bearer mode: a 401 only rejects, no sign-in', async (t) => {
     const assign = mock.fn();
