@@ -96,8 +96,10 @@ export interface CustomerSessionsOptions {
   /** Where the service is; '' (the default) is this page's origin. A trailing slash is ignored. */
   baseUrl?: string;
   /**
-   * Bearer mode when it gives a token: `Authorization: Bearer …`, no cookie, no redirect on 401. Asked before every
-   * attempt. No function, or no token (undefined or ''), is cookie mode.
+   * Bearer mode: `Authorization: Bearer …`, no cookie, no redirect on 401. Asked before every attempt. When it gives
+   * no token (undefined or ''), the call rejects with a CustomerSessionError, status 401, type
+   * `urn:bffsessions:client:no-access-token`, without asking the service, sending the cookie or calling
+   * onSignInRequired: signing in is the page's to do. Without this function, cookie mode.
    */
   getAccessToken?: () => string | undefined | Promise<string | undefined>;
   /**
@@ -147,7 +149,7 @@ export interface CustomerSessions {
 
 export function createCustomerSessions(options?: CustomerSessionsOptions): CustomerSessions;
 
-/** A non-2xx answer, built from its RFC 9457 problem; or a 200 without a usable session. */
+/** A non-2xx answer, built from its RFC 9457 problem; a 200 without a usable session; or no access token to send. */
 export class CustomerSessionError extends Error {
   constructor(init: {
     status: number;
@@ -163,7 +165,7 @@ export class CustomerSessionError extends Error {
   /**
    * The problem's type: `urn:bffsessions:problem:<name>` (unauthorized, rate-limited, stripe-busy, …),
    * `about:blank` when the body was no problem (say, a proxy's), `urn:bffsessions:client:invalid-answer` for an
-   * unusable 200.
+   * unusable 200, `urn:bffsessions:client:no-access-token` (status 401, nothing sent) when getAccessToken gave no token.
    */
   type: string;
   title: string;

@@ -5,6 +5,7 @@
 const PATH = '/api/customer-sessions';
 const PROBLEM = 'urn:bffsessions:problem:';
 const INVALID_ANSWER = 'urn:bffsessions:client:invalid-answer';
+const NO_ACCESS_TOKEN = 'urn:bffsessions:client:no-access-token';
 
 // keepFresh never schedules the next mint sooner than this: with a session that lasts less than refreshBeforeSeconds
 // (or a service whose clock is off), "refresh 60 s before expiry" lies in the past, and without a floor the loop would
@@ -53,6 +54,17 @@ export function createCustomerSessions(options = {}) {
       // Asked on every attempt: a token can expire while a Retry-After is waited out.
       const token = getAccessToken ? await getAccessToken() : undefined;
       const bearer = typeof token === 'string' && token !== '';
+      if (getAccessToken && !bearer) {
+        // A bearer page without a token is signed out. Falling back to the cookie would mint for whoever the browser's
+        // cookie belongs to, or send a bearer page to /bff/login and back, in a loop.
+        throw new CustomerSessionError({
+          status: 401,
+          type: NO_ACCESS_TOKEN,
+          title: 'No access token',
+          detail: 'getAccessToken gave no token: the user must sign in.',
+          problem: undefined,
+        });
+      }
       const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
       if (bearer) {
         headers.Authorization = `Bearer ${token}`;

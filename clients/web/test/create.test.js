@@ -30,14 +30,34 @@ describe('create: the request', () => {
     assert.equal('customerId' in session, false);
   });
 
-  it('no token from getAccessToken (undefined, or an empty string) is cookie mode', async () => {
+  it('getAccessToken with no token (undefined, or an empty string) rejects as signed out: no call, no cookie, no redirect', async (t) => {
+    const assign = mock.fn();
+    t.after(withLocation('/checkout', '', assign));
     for (const token of [undefined, '']) {
       const fetch = fakeFetch(sessionResponse());
-      await createCustomerSessions({ fetch, getAccessToken: async () => token }).create(pricingTable);
-      assert.equal(fetch.calls[0].init.credentials, 'include');
-      assert.equal(fetch.calls[0].headers['X-CSRF'], '1');
-      assert.equal('Authorization' in fetch.calls[0].headers, false);
+      const onSignInRequired = mock.fn();
+
+      const error = await createCustomerSessions({ fetch, onSignInRequired, getAccessToken: async () => token }).create(pricingTable).catch((e) => e);
+
+      assert.ok(error instanceof CustomerSessionError);
+      assert.equal(error.status, 401);
+      assert.equal(error.type, 'urn:bffsessions:client:no-access-token');
+      assert.equal(error.problem, undefined);
+      assert.equal(fetch.calls.length, 0);
+      assert.equal(onSignInRequired.mock.callCount(), 0);
     }
+    assert.equal(assign.mock.callCount(), 0);
+  });
+
+  it('a token gone by the retry (signed out meanwhile) rejects as signed out, without a cookie call', async () => {
+    const fetch = fakeFetch(problemResponse(503, 'stripe-busy', { retryAfter: 0 }), sessionResponse());
+    const tokens = ['eyJ.token', undefined];
+
+    await assert.rejects(createCustomerSessions({ fetch, getAccessToken: () => tokens.shift() }).create(pricingTable), {
+      status: 401,
+      type: 'urn:bffsessions:client:no-access-token',
+    });
+    assert.equal(fetch.calls.length, 1);
   });
 
   it('bearer mode: Authorization: Bearer, no cookie and no X-CSRF', async () => {
