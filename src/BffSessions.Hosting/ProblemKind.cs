@@ -53,6 +53,12 @@ public static class CommonProblems
     public static readonly ProblemKind RateLimited = new(StatusCodes.Status429TooManyRequests, "rate-limited", "Too many requests");
     public static readonly ProblemKind InternalError = new(StatusCodes.Status500InternalServerError, "internal-error", "An error occurred while processing your request.");
 
+    /// <summary>
+    /// Any other 4xx the framework answers (a 412 for an If-Match that does not match, say): the status and its own title
+    /// are kept, so only the type is this one. Not an internal-error: the client, not the service, has something to fix.
+    /// </summary>
+    public static readonly ProblemKind ClientError = new(StatusCodes.Status400BadRequest, "client-error", "Client error");
+
     /// <summary>The detail of a body that could not be read as the endpoint's request (its errors say where).</summary>
     public const string UnreadableBodyDetail = "The body could not be read as this endpoint's request.";
 
@@ -64,7 +70,7 @@ public static class CommonProblems
 
     public static string TooLargeDetail(long maxBytes) => $"The request body may be at most {maxBytes} bytes.";
 
-    /// <summary>A status that no code of ours answered with a kind: the framework's own, named by the status.</summary>
+    /// <summary>A status that no code of ours answered with a kind: the framework's own, named by the status (a 5xx the catalogue does not name is an internal error).</summary>
     internal static ProblemKind ForStatus(int status) => status switch
     {
         StatusCodes.Status400BadRequest => InvalidBody,
@@ -75,6 +81,7 @@ public static class CommonProblems
         StatusCodes.Status413PayloadTooLarge => BodyTooLarge,
         StatusCodes.Status415UnsupportedMediaType => UnsupportedMediaType,
         StatusCodes.Status429TooManyRequests => RateLimited,
+        >= 400 and < 500 => ClientError,
         _ => InternalError,
     };
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Options;
 
 namespace BffSessions.Hosting;
@@ -23,8 +24,11 @@ public static class ProblemResponses
                 var status = problem.Status ?? context.HttpContext.Response.StatusCode;
                 var kind = CommonProblems.ForStatus(status);
                 problem.Type = kind.Type;
-                // One wording per kind, whoever wrote the problem.
-                problem.Title = kind.Title;
+                // One wording per kind, whoever wrote the problem; a client-error stands for many statuses, each titled as
+                // the framework titled it, or by its reason phrase.
+                problem.Title = kind == CommonProblems.ClientError
+                    ? problem.Title ?? (ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase : kind.Title)
+                    : kind.Title;
                 problem.Detail ??= status switch
                 {
                     StatusCodes.Status400BadRequest => "The request could not be read.",

@@ -143,6 +143,24 @@ public sealed class ProblemContractTests(ServiceFixture fixture) : ServiceTest(f
         Assert.Empty(Stripe.Requests);
     }
 
+    /// <summary>
+    /// A 4xx the catalogue has no kind for (here the file result's 412 for an If-Match that does not match) is a
+    /// client-error with the status's own title, not an internal-error that would send the page to support.
+    /// </summary>
+    [Fact]
+    public async Task A_client_error_the_catalogue_does_not_name_is_a_client_error_problem_with_its_own_title()
+    {
+        using var client = Api.CreateApiClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, BffSessions.Api.CustomerSessions.BrowserKit.Path);
+        request.Headers.IfMatch.Add(new System.Net.Http.Headers.EntityTagHeaderValue("\"last-deployment\""));
+
+        using var response = await client.SendAsync(request);
+
+        var problem = await HttpAssert.ProblemAsync(response, HttpStatusCode.PreconditionFailed);
+        Assert.Equal(CommonProblems.ClientError.Type, problem.GetProperty("type").GetString());
+        Assert.Equal("Precondition Failed", problem.GetProperty("title").GetString());
+    }
+
     /// <summary>The pricing-table request, its UTF-8 bytes declared with <paramref name="contentType"/> exactly as given.</summary>
     private async Task<HttpResponseMessage> PostDeclaredAsAsync(string contentType)
     {
