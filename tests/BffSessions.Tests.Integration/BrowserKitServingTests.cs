@@ -55,6 +55,23 @@ public sealed class BrowserKitServingTests(ServiceFixture fixture) : ServiceTest
         Assert.Equal(KitInTheRepository, await changed.Content.ReadAsByteArrayAsync());
     }
 
+    /// <summary>A HEAD (a link checker, a CDN's health probe, a preload check) gets the GET's headers without the body.</summary>
+    [Fact]
+    public async Task HEAD_answers_with_the_GET_s_headers_and_no_body()
+    {
+        using var client = Api.CreateApiClient();
+        using var get = await client.GetAsync(BrowserKit.Path);
+
+        using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, BrowserKit.Path));
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("text/javascript", head.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(KitInTheRepository.Length, head.Content.Headers.ContentLength);
+        Assert.Equal(get.Headers.ETag, head.Headers.ETag);
+        Assert.True(head.Headers.CacheControl?.NoCache);
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+    }
+
     [Fact]
     public async Task Swagger_lists_the_module_as_a_JavaScript_answer_not_as_an_API()
     {

@@ -36,6 +36,11 @@ public static class BrowserKit
                 "a page must not run last deployment's copy against this one.")
             .Produces<string>(StatusCodes.Status200OK, "text/javascript")
             .Produces(StatusCodes.Status304NotModified);
+        // HEAD as well (RFC 9110 asks it of every GET): link checkers, CDN probes. Left out of the API document, where it
+        // would repeat the GET under the same operation id.
+        app.MapMethods(Path, [HttpMethods.Head], (HttpContext http) => Serve(http, module))
+            .AllowAnonymous()
+            .ExcludeFromDescription();
         return app;
     }
 
