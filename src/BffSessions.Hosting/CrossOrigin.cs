@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Cors.Infrastructure;
 using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
 
 namespace BffSessions.Hosting;
 
@@ -41,6 +42,36 @@ public static class CrossOrigin
                 // clock, not the browser's): a page on another origin must be able to read both.
                 .WithExposedHeaders("Retry-After", "Date")));
         return builder;
+    }
+
+    /// <summary>UseCors, and <c>Vary: Origin</c> on every answer while Cors:AllowedOrigins is set.</summary>
+    public static WebApplication UseCrossOrigin(this WebApplication app)
+    {
+        if (app.Services.GetRequiredService<IOptions<CrossOriginOptions>>().Value.AllowedOrigins.Length > 0)
+        {
+            // Whether an answer carries Access-Control-Allow-Origin then depends on Origin, and a cache that ignored it
+            // (the browser's, a CDN's) would hand a same-origin copy of a cacheable answer, the browser kit's, to an
+            // allowed page's import, which then fails. UseCors says Vary: Origin only to an allowed origin, and only when
+            // there are two or more. Response callbacks run last-registered first: this one, registered before UseCors's,
+            // sees what it wrote and adds Origin only when it is missing.
+            app.Use((context, next) =>
+            {
+                context.Response.OnStarting(() =>
+                {
+                    var headers = context.Response.Headers;
+                    if (!headers.GetCommaSeparatedValues(HeaderNames.Vary).Contains(HeaderNames.Origin, StringComparer.OrdinalIgnoreCase))
+                    {
+                        headers.Append(HeaderNames.Vary, HeaderNames.Origin);
+                    }
+
+                    return Task.CompletedTask;
+                });
+                return next(context);
+            });
+        }
+
+        app.UseCors();
+        return app;
     }
 
     /// <summary>Lets pages on the allowed origins send <paramref name="header"/> (a preflight names it).</summary>

@@ -29,7 +29,7 @@ public static class ServiceDefaults
         app.UseMetricsPort();                   // /metrics on its own port, and nothing else there
         app.UseRequestLogging();                // outermost, so it logs the status the client really got
         app.UseProblemResponses();
-        app.UseCors();                          // before the limits, so an allowed page can read their refusals too
+        app.UseCrossOrigin();                   // before the limits, so an allowed page can read their refusals too
         app.UseRequestLimits();                 // body size, charset, nosniff, HSTS + HTTPS redirection outside Development
         return app;
     }

@@ -112,6 +112,36 @@ public sealed class BrowserKitOriginTests : StandInTest
         Assert.False(other.Headers.Contains("Access-Control-Allow-Origin"));
     }
 
+    /// <summary>
+    /// The answer's CORS headers depend on Origin, and the file may be cached: every answer says Vary: Origin, once, so a
+    /// browser or a proxy does not hand the same-origin copy (no Access-Control-Allow-Origin) to the allowed page's import.
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Every_answer_says_it_varies_by_Origin(int allowedOrigins)
+    {
+        // With one origin UseCors writes no Vary; with two it writes one, for an allowed origin only.
+        var settings = new Dictionary<string, string?> { ["Cors:AllowedOrigins:0"] = "https://shop.example" };
+        if (allowedOrigins > 1)
+        {
+            settings["Cors:AllowedOrigins:1"] = "https://other-shop.example";
+        }
+
+        await using var api = new ApiFactory(Stripe, Logs, "Production", settings);
+        using var client = api.CreateApiClient();
+
+        using var sameOrigin = await client.GetAsync(BrowserKit.Path);
+        using var allowed = await ImportFromAsync(client, "https://shop.example");
+        using var other = await ImportFromAsync(client, "https://evil.example");
+
+        Assert.All([sameOrigin, allowed, other], response =>
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(["Origin"], response.Headers.Vary);
+        });
+    }
+
     /// <summary>What Chromium sends for <c>import … from 'https://service/bff/customer-sessions.js'</c> on another origin.</summary>
     private static async Task<HttpResponseMessage> ImportFromAsync(HttpClient client, string origin)
     {

@@ -26,7 +26,8 @@ public static class BrowserKit
     {
         var module = Load();
         // Anonymous: the script is public, the same for everyone, and carries no secret. A page on an origin in
-        // Cors:AllowedOrigins imports it in CORS mode; the default policy (UseCors) answers that as for any endpoint.
+        // Cors:AllowedOrigins imports it in CORS mode; the default policy (UseCrossOrigin) answers that as for any
+        // endpoint, with Vary: Origin, which matters here: this answer is the one a cache may keep.
         app.MapGet(Path, (HttpContext http) => Serve(http, module))
             .AllowAnonymous()
             .WithName("GetBrowserKit")
