@@ -1,7 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using BffSessions.Api.Data;
 using BffSessions.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace BffSessions.Tests;
 
@@ -23,6 +27,30 @@ public sealed class HealthAndHealingTests(ServiceFixture fixture) : ServiceTest(
         Assert.Equal(["database", "stripe-settings"], report.GetProperty("checks").EnumerateObject().Select(c => c.Name).Order(StringComparer.Ordinal));
         Assert.DoesNotContain("Data Source", report.ToString(), StringComparison.Ordinal);
         Assert.Empty(Secrets.FoundIn([report.ToString()]));
+    }
+
+    [Fact]
+    public async Task Readiness_trusts_an_up_to_date_schema_for_a_minute_then_sees_it_fall_behind()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var api = new ApiFactory(Stripe, Fixture.Logs, services: services => services.AddSingleton<TimeProvider>(time));
+        using var client = api.CreateApiClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready")).StatusCode);
+
+        // As a database restored from a backup taken before the last migration: its history lacks that migration.
+        await using (var db = await api.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync())
+        {
+            var last = db.Database.GetMigrations().Last();
+            Assert.Equal(1, await db.Database.ExecuteSqlAsync($"DELETE FROM __EFMigrationsHistory WHERE MigrationId = {last}"));
+        }
+
+        using var withinTheMinute = await client.GetAsync("/health/ready");
+        time.Advance(TimeSpan.FromSeconds(61));
+        using var afterIt = await client.GetAsync("/health/ready");
+
+        Assert.Equal(HttpStatusCode.OK, withinTheMinute.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, afterIt.StatusCode);
+        Assert.Contains("1 migration(s) not applied", await afterIt.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using BffSessions.Hosting;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry.Trace;
@@ -43,7 +44,8 @@ public static class DataExtensions
             .SetApplicationName("BffSessions")
             .PersistKeysToDbContext<AppDbContext>();
         builder.Services.AddExceptionHandler<DatabaseProblemHandler>();
-        builder.Services.AddSingleton<DatabaseHealthCheck>();  // remembers a schema it found up to date
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<DatabaseHealthCheck>();  // trusts a schema it found up to date for a minute
         builder.Services.AddHealthChecks().AddCheck<DatabaseHealthCheck>("database", tags: ["ready"]);
         return builder;
     }
