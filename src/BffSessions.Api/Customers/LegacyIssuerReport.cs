@@ -34,7 +34,7 @@ public sealed partial class LegacyIssuerReport(
                 LogNoIssuer(logger, legacy);
             }
         }
-        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             LogUnknown(logger, e.GetBaseException().Message);
         }
