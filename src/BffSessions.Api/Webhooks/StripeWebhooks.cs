@@ -131,7 +131,11 @@ public static partial class StripeWebhooks
     /// <summary>Not signed as Stripe signs, or not read because it could not be: <paramref name="claimedId"/> is what the log line names.</summary>
     private static ProblemHttpResult Refused(Services services, string claimedId)
     {
-        LogRefused(services.Logger, claimedId);
+        if (services.Intake.Refused.Count(out var refused))
+        {
+            LogRefused(services.Logger, claimedId, refused, WarningThrottle.Interval);
+        }
+
         services.Metrics.Delivered("unverified", "refused");
         return WebhookProblems.InvalidSignature.Result(WebhookProblems.InvalidSignatureDetail);
     }
@@ -206,8 +210,14 @@ public static partial class StripeWebhooks
         Message = "A Stripe webhook delivery is signed, but not an event this service can read ({Why}; claimed event {StripeEventId}): acknowledged and ignored")]
     private static partial void LogUnreadable(ILogger logger, string stripeEventId, string why);
 
-    [LoggerMessage(EventId = 6101, Level = LogLevel.Warning, Message = "Refused a Stripe webhook delivery with a missing, wrong or stale signature (claimed event {StripeEventId})")]
-    private static partial void LogRefused(ILogger logger, string stripeEventId);
+    /// <summary>
+    /// At most once per <paramref name="interval"/>: <paramref name="count"/> is how many since the line before, and
+    /// <paramref name="stripeEventId"/> what the one that wrote the line claimed.
+    /// </summary>
+    [LoggerMessage(EventId = 6101, Level = LogLevel.Warning,
+        Message = "Refused a Stripe webhook delivery with a missing, wrong or stale signature (claimed event {StripeEventId}); refused since the last such line: "
+                  + "{Count} (one line at most every {Interval})")]
+    private static partial void LogRefused(ILogger logger, string stripeEventId, long count, TimeSpan interval);
 
     /// <summary>At most once per <paramref name="interval"/>: <paramref name="count"/> is how many since the line before.</summary>
     [LoggerMessage(EventId = 6105, Level = LogLevel.Warning,

@@ -40,9 +40,13 @@ public sealed class WebhookIntake : IDisposable
         _time = time;
         Timeout = options.Value.WebhookBodyTimeout;
         MinRate = options.Value.WebhookBodyMinRate;
+        Refused = new WarningThrottle(time);
         TurnedAway = new WarningThrottle(time);
         CutOff = new WarningThrottle(time);
     }
+
+    /// <summary>When to warn of deliveries refused for their signature: a stranger can cause one per request, with no header at all.</summary>
+    public WarningThrottle Refused { get; }
 
     /// <summary>When to warn of deliveries turned away unread: a stranger can cause one per request.</summary>
     public WarningThrottle TurnedAway { get; }

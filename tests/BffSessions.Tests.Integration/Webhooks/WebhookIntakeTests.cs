@@ -1,12 +1,15 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using BffSessions.Api.Payments;
 using BffSessions.Api.Webhooks;
+using BffSessions.Hosting;
 using BffSessions.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace BffSessions.Tests.Webhooks;
@@ -22,6 +25,7 @@ public sealed class WebhookIntakeTests : StandInTest
     private const string Zeros = "0000000000000000000000000000000000000000000000000000000000000000";
     private const string TurnedAwayLine = "Stripe webhook deliveries turned away unread";
     private const string CutOffLine = "Stripe webhook deliveries cut off for a slow body";
+    private const string RefusedLine = "Refused a Stripe webhook delivery";
 
     private readonly BodyReads _reads = new();
 
@@ -229,6 +233,42 @@ public sealed class WebhookIntakeTests : StandInTest
 
         Task<HttpResponseMessage> Stalled(string name) =>
             DeliverAsync(client, name, new StalledContent(body, never.Task), StripeEvents.Signature(body, time.GetUtcNow(), Secret));
+    }
+
+    /// <summary>
+    /// Anyone can POST without a Stripe-Signature as fast as they like, and each is refused: one warning each let them
+    /// write the logs full. Now a flood writes one line; the rest only count, and none is left out of the counts: the
+    /// next line, however long after, says how many came since (here an hour of silence later). The metric has every one.
+    /// </summary>
+    [Fact]
+    public async Task A_flood_of_refused_deliveries_writes_one_warning_and_the_next_one_after_any_silence_counts_the_rest()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var api = NewApi(time: time);
+        using var client = api.CreateApiClient();
+        using var refusals = new MetricCollector<long>(api.Services.GetRequiredService<IMeterFactory>(), Telemetry.Name, "bffsessions.webhook.events");
+        var statuses = new List<HttpStatusCode>();
+
+        for (var i = 0; i < 50; i++)
+        {
+            using var refused = await DeliverAsync(client, "flood", StripeEvents.CustomerDeleted("cus_x"), signature: null);
+            statuses.Add(refused.StatusCode);
+        }
+
+        var afterTheFlood = Counts(RefusedLine);
+        time.Advance(TimeSpan.FromHours(1));
+        using (var later = await DeliverAsync(client, "later", StripeEvents.CustomerDeleted("cus_x"), signature: null))
+        {
+            statuses.Add(later.StatusCode);
+        }
+
+        Assert.All(statuses, s => Assert.Equal(HttpStatusCode.BadRequest, s));
+        Assert.Equal([1L], afterTheFlood);
+        Assert.Equal([1L, 50L], Counts(RefusedLine));
+        Assert.All(Logs.Lines.Where(l => l.Contains(RefusedLine, StringComparison.Ordinal)), l => Assert.StartsWith("[Warning]", l, StringComparison.Ordinal));
+        Assert.Equal(51, refusals.GetMeasurementSnapshot()
+            .Where(m => (string?)m.Tags["outcome"] == "refused")
+            .Sum(m => m.Value));
     }
 
     /// <summary>The Count of each warning whose template starts with <paramref name="line"/>, in order.</summary>
