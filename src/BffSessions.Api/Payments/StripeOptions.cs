@@ -125,6 +125,12 @@ public sealed class StripeOptionsValidator(IHostEnvironment environment) : IVali
                 "Stripe:WebhookSecrets holds something that is not a webhook signing secret: each must be the whsec_… value Stripe shows for an event destination (or `stripe listen` prints).");
         }
 
+        if (options.WebhookConcurrencyPerAddress > options.WebhookConcurrency)
+        {
+            return ValidateOptionsResult.Fail(
+                "Stripe:WebhookConcurrencyPerAddress must not be more than Stripe:WebhookConcurrency: it is one address's share of those turns (equal to it: no share).");
+        }
+
         if (options.RequestsPerSecond is not null && options.BudgetWait >= options.Timeout)
         {
             return ValidateOptionsResult.Fail(

@@ -227,6 +227,41 @@ public sealed class StripeWebhookHardeningTests : StandInTest
         Assert.NotEqual(HttpStatusCode.OK, response.StatusCode); // 400, or 404 when it was the only secret
     }
 
+    /// <summary>The share per address is a share of the turns: more than all of them is a setting misread, said at start.</summary>
+    [Theory]
+    [InlineData("16", "17")]
+    [InlineData("1", "4")]
+    public async Task A_share_per_address_over_the_turns_stops_start_up_naming_both_settings(string concurrency, string perAddress)
+    {
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+        {
+            ["Stripe:WebhookSecrets:0"] = Secret,
+            ["Stripe:WebhookConcurrency"] = concurrency,
+            ["Stripe:WebhookConcurrencyPerAddress"] = perAddress,
+        });
+
+        var failure = Record.Exception(() => api.Server);
+
+        Assert.Contains("Stripe:WebhookConcurrencyPerAddress must not be more than Stripe:WebhookConcurrency", failure?.ToString() ?? "", StringComparison.Ordinal);
+    }
+
+    /// <summary>A share equal to the turns is allowed: it is how the share is turned off behind a proxy.</summary>
+    [Fact]
+    public async Task A_share_per_address_equal_to_the_turns_is_accepted()
+    {
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+        {
+            ["Stripe:WebhookSecrets:0"] = Secret,
+            ["Stripe:WebhookConcurrency"] = "8",
+            ["Stripe:WebhookConcurrencyPerAddress"] = "8",
+        });
+        var body = StripeEvents.CustomerDeleted("cus_anyone");
+
+        using var response = await StripeEvents.DeliverAsync(api.CreateApiClient(), body, StripeEvents.Signature(body, DateTimeOffset.UtcNow, Secret));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
     private static async Task<HttpResponseMessage> DeliverBytesAsync(ApiFactory api, byte[] body, string signature)
     {
         using var client = api.CreateApiClient();

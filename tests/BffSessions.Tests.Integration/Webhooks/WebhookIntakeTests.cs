@@ -37,6 +37,8 @@ public sealed class WebhookIntakeTests : StandInTest
     {
         ["Stripe:WebhookSecrets:0"] = Secret,
         ["Stripe:WebhookConcurrency"] = concurrency.ToString(CultureInfo.InvariantCulture),
+        // The test host gives no client address, so no share applies; it may not be more than the turns.
+        ["Stripe:WebhookConcurrencyPerAddress"] = concurrency.ToString(CultureInfo.InvariantCulture),
         ["Stripe:WebhookBodyTimeout"] = bodyTimeout,
         ["Stripe:WebhookBodyMinRate"] = "0",
     }, services =>
