@@ -71,9 +71,10 @@ public sealed class StripeOptions
     public TimeSpan WebhookBodyTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>
-    /// Bytes a second a webhook body must keep up after its first second, or it is cut off (408) at once rather than
-    /// at <see cref="WebhookBodyTimeout"/>: a body sent a byte at a time gives its turn back within about a second.
-    /// Stripe sends its few kilobytes at once. 0: no such check.
+    /// Bytes a second a webhook body must keep up after its first 5 s (WebhookIntake.MinRateGrace: room for a lost
+    /// TCP segment to be sent again), or it is cut off (408) at once rather than at <see cref="WebhookBodyTimeout"/>:
+    /// with a longer body time, a body sent a byte at a time still gives its turn back after about 5 s. With the
+    /// default 5 s body time it adds nothing. Stripe sends its few kilobytes at once. 0: no such check.
     /// </summary>
     [Range(0, 1024 * 1024)]
     public int WebhookBodyMinRate { get; set; } = 16 * 1024;

@@ -170,7 +170,7 @@ public static partial class StripeWebhooks
         }
 
         var pace = services.Intake.MinRate > 0
-            ? $", and after its first second at least {services.Intake.MinRate.ToString(CultureInfo.InvariantCulture)} bytes a second"
+            ? $", and after its first {WebhookIntake.MinRateGrace.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s at least {services.Intake.MinRate.ToString(CultureInfo.InvariantCulture)} bytes a second"
             : "";
         return WebhookProblems.BodyTooSlow.Result(
             $"The whole body must arrive within {services.Intake.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s{pace}.");
@@ -228,7 +228,7 @@ public static partial class StripeWebhooks
     /// <summary>At most once per <paramref name="interval"/>: <paramref name="count"/> is how many since the line before.</summary>
     [LoggerMessage(EventId = 6106, Level = LogLevel.Warning,
         Message = "Stripe webhook deliveries cut off for a slow body since the last such line: {Count} (one line at most every {Interval}; a body must arrive "
-                  + "within {WebhookBodyTimeout} and, after its first second, at {WebhookBodyMinRate} bytes a second or faster; Stripe retries them)")]
+                  + "within {WebhookBodyTimeout} and, after its first 5 s, at {WebhookBodyMinRate} bytes a second or faster; Stripe retries them)")]
     private static partial void LogTooSlow(ILogger logger, long count, TimeSpan webhookBodyTimeout, int webhookBodyMinRate, TimeSpan interval);
 
     [LoggerMessage(EventId = 6102, Level = LogLevel.Information, Message = "Stripe event {StripeEventId} ({StripeEventType}): {Outcome}")]

@@ -13,15 +13,19 @@ namespace BffSessions.Api.Webhooks;
 /// for as long as they stayed open; now they hold at most concurrency × 1 MiB between them.
 /// <para>
 /// The turns are also shared out: one client address holds at most <see cref="StripeOptions.WebhookConcurrencyPerAddress"/>
-/// of them, and a body that falls behind <see cref="StripeOptions.WebhookBodyMinRate"/> after its first second is cut
-/// off then. Sixteen connections from one address, each sending one byte of its body and opened again when cut, once
+/// of them, and a body that falls behind <see cref="StripeOptions.WebhookBodyMinRate"/> after its first
+/// <see cref="MinRateGrace"/> is cut off then. Sixteen connections from one address, each sending one byte of its body and opened again when cut, once
 /// held every turn for the whole body time: 20 of 20 of Stripe's deliveries got 503.
 /// </para>
 /// </summary>
 public sealed class WebhookIntake : IDisposable
 {
-    /// <summary>How long a body may take before <see cref="StripeOptions.WebhookBodyMinRate"/> applies: time for its first bytes to arrive.</summary>
-    public static readonly TimeSpan MinRateGrace = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// How long a body may take before <see cref="StripeOptions.WebhookBodyMinRate"/> applies. Stripe sends its few
+    /// kilobytes at once, but one lost TCP segment stalls the rest until it is sent again (a retransmission timeout of
+    /// 1 s or more, doubling on each loss): one second cut such deliveries off; five leaves room for a loss or two.
+    /// </summary>
+    public static readonly TimeSpan MinRateGrace = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrencyLimiter _turns;
     private readonly Dictionary<string, int> _turnsByAddress = new(StringComparer.Ordinal);
