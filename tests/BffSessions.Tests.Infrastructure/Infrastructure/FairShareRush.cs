@@ -4,7 +4,7 @@ using BffSessions.Api.Payments.Budget;
 namespace BffSessions.Tests.Infrastructure;
 
 /// <summary>
-/// The second review's rush, run against any schedule (one instance's in Unit, PostgreSQL's in Postgres) so that both
+/// A rush on the Stripe budget by many ordinary users, run against any schedule (one instance's in Unit, PostgreSQL's in Postgres) so that both
 /// are held to the same numbers: 150 users each asking about every 10 s against a budget of 5 a second, three times
 /// what it allows, and one more user whose client does what the 503 says: asks again after its Retry-After (whole
 /// seconds, rounded up, as StripeProblemHandler writes it), and 10 s after a session like the others. It asks last in

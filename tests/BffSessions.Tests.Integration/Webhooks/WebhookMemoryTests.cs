@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace BffSessions.Tests.Webhooks;
 
 /// <summary>
-/// The attack a hostile review measured: hundreds of connections each declare a body of about 1 MB at
+/// Slow bodies from many connections: hundreds of connections each declare a body of about 1 MB at
 /// <c>/stripe/webhook</c>, with a Stripe-Signature shaped right and timed now (only the body could show it forged),
 /// send nearly all of it at once and then trickle the rest, fast enough for Kestrel's minimum data rate. Before the
 /// fix each body was buffered whole, so the process held about 1 MiB per connection for as long as they stayed open
@@ -166,7 +166,9 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
                          $"{allocated / Math.Max(refused, 1) / 1024} KiB per refusal");
 
         Assert.False(service.HasExited, service.Errors);
-        Assert.All(endings, e => Assert.Contains(e, new[] { "400", "503" }));
+        // A 503 comes with Connection: close while the client may still be sending its body, which can reset the
+        // connection before the answer is read: "closed", as in the test above.
+        Assert.All(endings, e => Assert.Contains(e, new[] { "400", "503", "closed" }));
         Assert.True(refused >= Clients, tally);
         // Less than the body itself: no copy of it was made, let alone its UTF-16 string of twice its size (measured:
         // 5,350 KiB per refusal before, 80-310 KiB after, the rest being Kestrel's and the runtime's own).

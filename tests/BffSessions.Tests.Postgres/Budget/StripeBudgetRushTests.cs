@@ -108,7 +108,7 @@ public sealed class StripeBudgetRushTests(ITestOutputHelper output) : StandInTes
     }
 
     /// <summary>
-    /// The review's rush: a budget of 5 calls a second, 12 users calling in a loop (each within the per-user limits),
+    /// A rush on the budget: a budget of 5 calls a second, 12 users calling in a loop (each within the per-user limits),
     /// and 5 ordinary users asking now and then, two of them new (their first request creates the customer, two calls
     /// sharing one BudgetWait). First come, first served gave the ordinary users nothing; fair shares serve them.
     /// </summary>

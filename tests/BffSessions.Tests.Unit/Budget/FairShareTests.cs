@@ -18,7 +18,7 @@ public sealed class FairShareTests
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UtcNow);
 
     /// <summary>
-    /// The review's rush: a budget of 5 calls a second, 12 users calling in a loop (each asks again 10 ms after an
+    /// A rush on the budget: a budget of 5 calls a second, 12 users calling in a loop (each asks again 10 ms after an
     /// answer), 5 users asking once every 5 s, within their fair share (5 calls a second among 17 users is one every
     /// 3.4 s each). First come, first served gave the ordinary users nothing.
     /// </summary>
