@@ -11,7 +11,10 @@ builder.Logging.ClearProviders();
 var app = builder.Build();
 
 using var http = new HttpClient(new SocketsHttpHandler()) { BaseAddress = upstream };
-var form = "customer=cus_bench000000001&components[payment_element][enabled]=true&components[pricing_table][enabled]=true";
+// The form names a customer the stand-in holds (bench/run creates one and passes it): it refuses unknown customers, as
+// Stripe does.
+var form = Environment.GetEnvironmentVariable("BAREPROXY_FORM")
+    ?? throw new InvalidOperationException("BAREPROXY_FORM: the form to send, naming a customer the stand-in holds");
 var answer = Encoding.UTF8.GetBytes("{\"clientSecret\":\"cuss_secret_bench\",\"expiresAt\":\"2030-01-01T00:00:00Z\"}");
 
 app.MapPost("/api/customer-sessions", async (HttpContext context) =>
