@@ -4,16 +4,17 @@ using Npgsql;
 namespace BffSessions.Tests.ScaleOut;
 
 /// <summary>
-/// A PostgreSQL database made by earlier code (tests/BffSessions.Tests.Infrastructure/Schemas) keeps its tables, indexes, functions
-/// and rows when the current service starts on it: moving an entity's configuration into its feature, and the call
-/// schedule into Payments, changed nothing in the database.
+/// A PostgreSQL database made by earlier code (tests/BffSessions.Tests.Infrastructure/Schemas) ends, when the current
+/// service starts on it, with exactly the tables, indexes and functions a new database gets, and keeps its rows: moving
+/// an entity's configuration into its feature, and the call schedule into Payments, changed nothing in the database,
+/// and the migrations made since apply on top of it.
 /// </summary>
 public sealed class ExistingPostgresDatabaseTests : StandInTest
 {
     private PostgresServer? _server;
 
     [SkippableFact]
-    public async Task A_database_made_before_the_features_owned_their_entities_starts_with_nothing_to_apply_and_its_users_keep_their_customers()
+    public async Task A_database_made_before_the_features_owned_their_entities_gets_todays_schema_and_its_users_keep_their_customers()
     {
         PostgresServer.Require();
         _server = await PostgresServer.StartAsync();
@@ -21,27 +22,37 @@ public sealed class ExistingPostgresDatabaseTests : StandInTest
         await ExecuteAsync(_server.ConnectionString("postgres"), "CREATE DATABASE earlier");
         var connectionString = _server.ConnectionString("earlier");
         await ExecuteAsync(connectionString, SchemaFiles.Read("before-features-owned-data.postgres.sql"));
-        await ExecuteAsync(connectionString, $"""
+        var rows = $"""
             INSERT INTO customer_links (issuer, user_id, customer_id, kind, created_at, updated_at)
                 VALUES ('{ApiFactory.Issuer}', 'long-time-user', '{customerId}', 'Customer', '2026-11-30T10:00:00Z', '2026-11-30T10:00:00Z');
             INSERT INTO processed_stripe_events (id, type, received_at) VALUES ('evt_earlier', 'customer.deleted', '2026-11-30T10:00:00Z');
-            """);
-        var before = await SchemaAndRowsAsync(connectionString);
+            """;
+        await ExecuteAsync(connectionString, rows);
         var customersMade = Stripe.RequestsTo("/v1/customers").Count;
 
-        await using (var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
-        {
-            ["Database:Provider"] = "Postgres",
-            ["ConnectionStrings:Customers"] = connectionString,
-        }))
+        await using (var api = StartOn(connectionString))
         {
             using var client = api.CreateClientFor("long-time-user");
             Assert.Equal(customerId, await BffRequests.CustomerOfSessionAsync(client));
         }
 
+        // Today's schema: a new database the service migrates, with the same rows put in.
+        await ExecuteAsync(_server.ConnectionString("postgres"), "CREATE DATABASE today");
+        await using (var api = StartOn(_server.ConnectionString("today")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, (await api.CreateApiClient().GetAsync("/health/ready")).StatusCode);
+        }
+
+        await ExecuteAsync(_server.ConnectionString("today"), rows);
         Assert.Equal(customersMade, Stripe.RequestsTo("/v1/customers").Count);
-        Assert.Equal(before, await SchemaAndRowsAsync(connectionString));
+        Assert.Equal(await SchemaAndRowsAsync(_server.ConnectionString("today")), await SchemaAndRowsAsync(connectionString));
     }
+
+    private ApiFactory StartOn(string connectionString) => new(Stripe, Logs, settings: new Dictionary<string, string?>
+    {
+        ["Database:Provider"] = "Postgres",
+        ["ConnectionStrings:Customers"] = connectionString,
+    });
 
     public override async Task DisposeAsync()
     {
