@@ -56,6 +56,8 @@ public static class CommonProblems
     /// <summary>
     /// Any other 4xx the framework answers (a 412 for an If-Match that does not match, say): the status and its own title
     /// are kept, so only the type is this one. Not an internal-error: the client, not the service, has something to fix.
+    /// Only <see cref="CommonProblems.ForStatus"/> hands it out, with the status it was asked for; its own 400 is a
+    /// placeholder, so code that answers a problem of its own names a kind of its own.
     /// </summary>
     public static readonly ProblemKind ClientError = new(StatusCodes.Status400BadRequest, "client-error", "Client error");
 

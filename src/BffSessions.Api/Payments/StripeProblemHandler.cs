@@ -21,8 +21,11 @@ public sealed partial class StripeProblemHandler(IProblemDetailsService problems
     /// </summary>
     private static readonly TimeSpan DefaultRetryAfter = TimeSpan.FromSeconds(1);
 
-    /// <summary>Stripe's own hint is passed on, but never more than a minute: a page should not wait longer than that.</summary>
-    private static readonly TimeSpan MaxRetryAfter = TimeSpan.FromMinutes(1);
+    /// <summary>
+    /// Stripe's own hint is passed on, but never more than a minute: a page should not wait longer than that. The
+    /// budget's fair shares are cut to the same minute, so that no Retry-After says less than a share.
+    /// </summary>
+    private static readonly TimeSpan MaxRetryAfter = Budget.FairShares.MaxShareInterval;
 
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
