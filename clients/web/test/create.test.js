@@ -7,6 +7,7 @@ import { createCustomerSessions, CustomerSessionError, setElementSecret, updateE
 import { fakeFetch, MINUTE, problemResponse, sessionResponse, settle, T0, withLocation } from './helpers.js';
 
 const pricingTable = { pricingTable: { enabled: true } };
+const returnUrlExamples = JSON.parse(await readFile(new URL('./return-urls.json', import.meta.url), 'utf8'));
 
 describe('create: the request', () => {
   it('cookie mode: POSTs the components as JSON with the cookie and X-CSRF: 1, and no Authorization', async () => {
@@ -152,6 +153,20 @@ describe('create: sign-in on 401', () => {
 
       const loginUrl = new URL(onSignInRequired.mock.calls[0].arguments[0], 'https://shop.example');
       assert.equal(loginUrl.searchParams.get('returnUrl'), expected);
+    });
+  }
+
+  // The examples the service's own test reads too (SmallRulesTests): the kit's copy of the rule and the service's agree.
+  for (const [url, accepted] of [...returnUrlExamples.accepted.map((u) => [u, true]), ...returnUrlExamples.refused.map((u) => [u, false])]) {
+    it(`${accepted ? 'returns to' : 'does not return to'} ${JSON.stringify(url)}, as /bff/login ${accepted ? 'takes' : 'refuses'} it`, async (t) => {
+      const at = url.indexOf('?');
+      t.after(withLocation(at < 0 ? url : url.slice(0, at), at < 0 ? '' : url.slice(at)));
+      const onSignInRequired = mock.fn();
+
+      await assert.rejects(createCustomerSessions({ fetch: fakeFetch(problemResponse(401, 'unauthorized')), onSignInRequired }).create(pricingTable));
+
+      const returnUrl = new URL(onSignInRequired.mock.calls[0].arguments[0], 'https://shop.example').searchParams.get('returnUrl');
+      assert.equal(returnUrl === url, accepted);
     });
   }
 

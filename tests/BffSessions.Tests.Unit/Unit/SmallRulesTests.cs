@@ -1,7 +1,9 @@
 using System.Net.Http.Headers;
+using System.Text.Json;
 using BffSessions.Api.Identity;
 using BffSessions.Api.Payments;
 using BffSessions.Hosting;
+using BffSessions.Tests.Infrastructure;
 
 namespace BffSessions.Tests.Unit;
 
@@ -38,6 +40,27 @@ public sealed class SmallRulesTests
     [InlineData("/a/.")]
     [InlineData("javascript:alert(1)")]
     public void Anything_else_is_not(string url) => Assert.False(ReturnUrls.IsPlainLocalPath(url));
+
+    /// <summary>The examples the browser kit's copy of the rule is tested on too (clients/web/test/create.test.js).</summary>
+    public static TheoryData<string, bool> SharedReturnUrlExamples()
+    {
+        using var examples = JsonDocument.Parse(File.ReadAllText(Repository.PathOf("clients", "web", "test", "return-urls.json")));
+        var data = new TheoryData<string, bool>();
+        foreach (var (list, accepted) in new[] { ("accepted", true), ("refused", false) })
+        {
+            foreach (var url in examples.RootElement.GetProperty(list).EnumerateArray())
+            {
+                data.Add(url.GetString()!, accepted);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(SharedReturnUrlExamples))]
+    public void The_browser_kit_and_the_service_take_the_same_return_urls(string url, bool accepted) =>
+        Assert.Equal(accepted, ReturnUrls.IsPlainLocalPath(url));
 
     [Fact]
     public void A_return_url_is_at_most_2048_characters() =>
