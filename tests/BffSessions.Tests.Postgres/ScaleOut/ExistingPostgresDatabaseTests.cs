@@ -89,13 +89,6 @@ public sealed class ExistingPostgresDatabaseTests : StandInTest
             UNION ALL SELECT 'event ' || id || ' ' || type FROM processed_stripe_events
             ORDER BY 1
             """, db);
-        var lines = new List<string>();
-        await using var reader = await command.ExecuteReaderAsync();
-        while (await reader.ReadAsync())
-        {
-            lines.Add(reader.GetString(0));
-        }
-
-        return string.Join('\n', lines);
+        return await SchemaFiles.LinesAsync(command);
     }
 }
