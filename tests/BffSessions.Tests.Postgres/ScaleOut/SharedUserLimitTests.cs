@@ -12,51 +12,9 @@ using Npgsql;
 namespace BffSessions.Tests.ScaleOut;
 
 /// <summary>Two instances on one PostgreSQL, each user's bucket small (3) and slow to refill (one a minute).</summary>
-public sealed class SharedUserLimitFixture : IAsyncLifetime
+public sealed class SharedUserLimitFixture : TwoInstancesOnPostgres
 {
-    public PostgresServer Database { get; private set; } = null!;
-
-    public StripeStandIn Stripe { get; private set; } = null!;
-
-    public LogCapture Logs { get; } = new();
-
-    public ApiFactory A { get; private set; } = null!;
-
-    public ApiFactory B { get; private set; } = null!;
-
-    private bool _started;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task EnsureStartedAsync()
-    {
-        if (_started)
-        {
-            return;
-        }
-
-        Database = await PostgresServer.StartAsync();
-        Stripe = await TestStripe.StartAsync();
-        A = new ApiFactory(Stripe, Logs, settings: SharedUserLimit.Settings(Database));
-        B = new ApiFactory(Stripe, Logs, settings: SharedUserLimit.Settings(Database));
-        _ = A.Server; // migrates the shared database
-        _ = B.Server;
-        _started = true;
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (!_started)
-        {
-            return;
-        }
-
-        await A.DisposeAsync();
-        await B.DisposeAsync();
-        await Stripe.DisposeAsync();
-        await Database.DisposeAsync();
-        Assert.Empty(Secrets.FoundIn(Logs.Lines));
-    }
+    protected override IDictionary<string, string?> Settings(PostgresServer database) => SharedUserLimit.Settings(database);
 }
 
 /// <summary>

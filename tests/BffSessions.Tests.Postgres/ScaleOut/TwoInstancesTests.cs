@@ -9,61 +9,20 @@ using Microsoft.Extensions.DependencyInjection;
 namespace BffSessions.Tests.ScaleOut;
 
 /// <summary>Two instances of the service sharing one PostgreSQL server and one counting Stripe stand-in.</summary>
-public sealed class TwoInstancesFixture : IAsyncLifetime
+public sealed class TwoInstancesFixture : TwoInstancesOnPostgres
 {
     public const string WebhookSecret = "whsec_two_instances_test";
 
-    public PostgresServer Database { get; private set; } = null!;
+    /// <summary>Development, for the local sign-in form that issues the cookie; Stripe is still the stand-in.</summary>
+    protected override string Environment => "Development";
 
-    public StripeStandIn Stripe { get; private set; } = null!;
-
-    public LogCapture Logs { get; } = new();
-
-    public ApiFactory A { get; private set; } = null!;
-
-    public ApiFactory B { get; private set; } = null!;
-
-    private bool _started;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public async Task EnsureStartedAsync()
+    protected override IDictionary<string, string?> Settings(PostgresServer database) => new Dictionary<string, string?>
     {
-        if (_started)
-        {
-            return;
-        }
-
-        Database = await PostgresServer.StartAsync();
-        Stripe = await TestStripe.StartAsync();
-        var settings = new Dictionary<string, string?>
-        {
-            ["Database:Provider"] = "Postgres",
-            ["ConnectionStrings:Customers"] = Database.ConnectionString("bffsessions"),
-            ["Stripe:WebhookSecrets:0"] = WebhookSecret,
-            ["Customers:ForgottenCheckInterval"] = "00:00:00.200",
-        };
-        // Development, for the local sign-in form that issues the cookie; Stripe is still the stand-in.
-        A = new ApiFactory(Stripe, Logs, "Development", settings);
-        B = new ApiFactory(Stripe, Logs, "Development", settings);
-        _ = A.Server; // migrates the shared database
-        _ = B.Server;
-        _started = true;
-    }
-
-    public async Task DisposeAsync()
-    {
-        if (!_started)
-        {
-            return;
-        }
-
-        await A.DisposeAsync();
-        await B.DisposeAsync();
-        await Stripe.DisposeAsync();
-        await Database.DisposeAsync();
-        Assert.Empty(Secrets.FoundIn(Logs.Lines));
-    }
+        ["Database:Provider"] = "Postgres",
+        ["ConnectionStrings:Customers"] = database.ConnectionString("bffsessions"),
+        ["Stripe:WebhookSecrets:0"] = WebhookSecret,
+        ["Customers:ForgottenCheckInterval"] = "00:00:00.200",
+    };
 }
 
 public sealed class TwoInstancesTests(TwoInstancesFixture fixture) : IClassFixture<TwoInstancesFixture>
