@@ -16,6 +16,10 @@ public sealed class StripeAllowance
     private readonly TimeSpan _timeout;
     private long _budgetWaitLeftTicks;
     private int _booked;
+    private int _anotherCallFollows;
+    private long _reservedTurn = NoTurn;
+
+    private const long NoTurn = long.MinValue;
 
     private StripeAllowance(string user, TimeSpan timeout, TimeSpan budgetWait, TimeProvider time)
     {
@@ -46,8 +50,29 @@ public sealed class StripeAllowance
         return new Scope(previous);
     }
 
+    /// <summary>
+    /// Says that the call about to be made is followed by another in this request (a new user's customer, then their
+    /// session): its booking in the budget books the next call's turn too. Booked only once the first call is answered,
+    /// that turn would be a whole schedule away under a flood, beyond what is left of the request's one
+    /// <see cref="StripeOptions.BudgetWait"/>, and a new user's first request would always be refused.
+    /// </summary>
+    public void AnotherCallFollows() => Volatile.Write(ref _anotherCallFollows, 1);
+
     /// <summary>True for the request's first booking in the budget only: fair shares are counted per request.</summary>
     internal bool FirstBooking() => Interlocked.Exchange(ref _booked, 1) == 0;
+
+    /// <summary>True once after <see cref="AnotherCallFollows"/>: the booking being made books the next call's turn too.</summary>
+    internal bool TakeAnotherCallFollows() => Interlocked.Exchange(ref _anotherCallFollows, 0) == 1;
+
+    /// <summary>Keeps the turn booked for the request's next call, due at <paramref name="timestamp"/> (<see cref="TimeProvider.GetTimestamp"/>).</summary>
+    internal void Reserve(long timestamp) => Interlocked.Exchange(ref _reservedTurn, timestamp);
+
+    /// <summary>The turn booked for this call by the one before it, if any: taken once.</summary>
+    internal bool TakeReservedTurn(out long timestamp)
+    {
+        timestamp = Interlocked.Exchange(ref _reservedTurn, NoTurn);
+        return timestamp != NoTurn;
+    }
 
     /// <summary>Counts <paramref name="waited"/> against the budget wait left.</summary>
     internal void Waited(TimeSpan waited) => Interlocked.Add(ref _budgetWaitLeftTicks, -waited.Ticks);

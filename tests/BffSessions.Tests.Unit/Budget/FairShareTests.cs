@@ -166,6 +166,105 @@ public sealed class FairShareTests
         }
     }
 
+    /// <summary>
+    /// A new user's first request makes two calls (their customer, then their session) within one BudgetWait. Under a
+    /// flood the near half of the wait is taken, so the customer's turn is in the far half; booked only once the
+    /// customer is made, the session's turn was as far again, beyond what was left of the wait: every new user's first
+    /// request was refused (bench/run's fair-share rush served 6 of 8 new users' asks, each user's first refused). The
+    /// customer's booking now books the session's turn with it.
+    /// </summary>
+    [Fact]
+    public async Task A_new_users_first_request_is_served_while_a_few_users_flood_the_budget()
+    {
+        var outcome = await Task.Run(() => NewUsersFirstRequestUnderAFloodAsync(customerSaysASessionFollows: true));
+        Assert.Equal("customer and session sent", outcome);
+
+        // What the test stands on: without the booking ahead, the same flood refuses the session call.
+        var control = await Task.Run(() => NewUsersFirstRequestUnderAFloodAsync(customerSaysASessionFollows: false));
+        Assert.StartsWith("session refused", control, StringComparison.Ordinal);
+    }
+
+    /// <summary>A booked turn the call comes too late for has gone by unused: the call books its own, as any other would.</summary>
+    [Fact]
+    public async Task A_call_that_misses_the_turn_its_request_booked_for_it_books_its_own()
+    {
+        var schedule = new InMemoryCallSchedule(_time);
+        var options = Options.Create(new StripeOptions { RequestsPerSecond = 5, BudgetWait = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromSeconds(10) });
+        var budget = new StripeBudget(options, schedule, _time, new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(), NullLogger<StripeBudget>.Instance);
+        using (StripeAllowance.Begin("new-user", options.Value, _time))
+        {
+            StripeAllowance.Active!.AnotherCallFollows();
+            await budget.WaitForTurnAsync(CancellationToken.None); // now, and the next call's turn 200 ms on
+
+            _time.Advance(TimeSpan.FromMilliseconds(500)); // Stripe was slow: the booked turn went by 300 ms ago
+            await budget.WaitForTurnAsync(CancellationToken.None); // a turn of its own, free at once
+        }
+
+        // Turns at 0, 200 ms (missed) and 500 ms (its own): the next free one is at 700 ms. Had the late call gone on the
+        // missed turn, it would be at 400 ms, free at once.
+        var after = schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromMilliseconds(200), after.Wait);
+    }
+
+    /// <summary>
+    /// 12 users calling in a loop against a budget of 5 a second (as in the test above), and a new user's first request
+    /// 3 s in, through the budget: the customer's call, 20 ms of Stripe, then the session's call.
+    /// </summary>
+    private async Task<string> NewUsersFirstRequestUnderAFloodAsync(bool customerSaysASessionFollows)
+    {
+        var schedule = new InMemoryCallSchedule(_time);
+        var options = Options.Create(new StripeOptions { RequestsPerSecond = 5, BudgetWait = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromSeconds(10) });
+        var budget = new StripeBudget(options, schedule, _time, new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(), NullLogger<StripeBudget>.Instance);
+        var busy = Enumerable.Range(0, 12).Select(i => new Caller($"busy-{i}", TimeSpan.FromMilliseconds(10))).ToList();
+        var arrivals = new Random(20261207);
+        Task<string>? request = null;
+
+        // No synchronization context (Task.Run): the fake clock's timers run the request's continuations as it advances.
+        for (var elapsed = TimeSpan.Zero; elapsed < TimeSpan.FromSeconds(6); elapsed += TimeSpan.FromMilliseconds(5))
+        {
+            foreach (var caller in busy.Where(c => c.ReadyAt <= elapsed).OrderBy(_ => arrivals.Next()))
+            {
+                caller.Answered(schedule.Book(caller.User, 5, TimeSpan.FromSeconds(1)), elapsed);
+            }
+
+            if (elapsed == TimeSpan.FromSeconds(3))
+            {
+                request = FirstRequestAsync();
+            }
+
+            _time.Advance(TimeSpan.FromMilliseconds(5));
+        }
+
+        Assert.True(request!.IsCompleted, "the request still waits, 3 s after it began");
+        Assert.All(busy, c => Assert.True(c.Refusals.Count > 0, $"{c.User} was never refused: no flood"));
+        return await request;
+
+        async Task<string> FirstRequestAsync()
+        {
+            using var allowance = StripeAllowance.Begin("new-user", options.Value, _time);
+            var began = _time.GetTimestamp();
+            if (customerSaysASessionFollows)
+            {
+                StripeAllowance.Active!.AnotherCallFollows();
+            }
+
+            await budget.WaitForTurnAsync(CancellationToken.None); // the customer's call
+            await Task.Delay(TimeSpan.FromMilliseconds(20), _time); // Stripe makes the customer
+            try
+            {
+                await budget.WaitForTurnAsync(CancellationToken.None); // the session's call
+            }
+            catch (StripeBudgetExhaustedException refused)
+            {
+                return $"session refused: retry after {refused.RetryAfter.TotalSeconds:0.0} s";
+            }
+
+            var waited = _time.GetElapsedTime(began) - TimeSpan.FromMilliseconds(20);
+            Assert.True(waited <= options.Value.BudgetWait, $"the request waited {waited.TotalMilliseconds} ms for its turns");
+            return "customer and session sent";
+        }
+    }
+
     /// <summary>A user calling in a loop: asks, waits for the turn (or, refused, a moment), asks again.</summary>
     private sealed class Caller(string user, TimeSpan pause, TimeSpan startAt = default)
     {

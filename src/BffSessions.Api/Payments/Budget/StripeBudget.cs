@@ -73,6 +73,25 @@ public sealed partial class StripeBudget
         var budgetWait = allowance?.BudgetWaitLeft ?? _options.Value.BudgetWait;
         try
         {
+            if (allowance is not null && allowance.TakeReservedTurn(out var reserved))
+            {
+                // Booked with the call before it (StripeAllowance.AnotherCallFollows). A turn missed by more than the
+                // lateness allowed has gone by unused: the call books one as any other would.
+                var untilTurn = _time.GetElapsedTime(started, reserved);
+                if (untilTurn >= -MaxLateness)
+                {
+                    if (untilTurn > TimeSpan.Zero)
+                    {
+                        await Task.Delay(untilTurn, _time, cancellationToken);
+                    }
+
+                    _waits.Record(_time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", "sent"));
+                    return;
+                }
+
+                LogReservedTurnMissed(_logger, -untilTurn.TotalMilliseconds);
+            }
+
             var wait = budgetWait;
             while (true)
             {
@@ -90,6 +109,11 @@ public sealed partial class StripeBudget
                     }
 
                     throw new StripeBudgetExhaustedException(turn.Wait);
+                }
+
+                if (allowance is not null && allowance.TakeAnotherCallFollows())
+                {
+                    await ReserveNextTurnAsync(allowance, rate, budgetWait - _time.GetElapsedTime(started), cancellationToken);
                 }
 
                 if (turn.Wait > TimeSpan.Zero)
@@ -115,6 +139,22 @@ public sealed partial class StripeBudget
             var waited = _time.GetElapsedTime(started);
             CurrentTally.Value?.Add(waited);
             allowance?.Waited(waited);
+        }
+    }
+
+    /// <summary>
+    /// Books the turn of the request's next call now, with the turn of the call before it, within what is left of the
+    /// request's wait: under a flood the near turns are all taken, and one booked later would be out of reach. As the
+    /// rest of a request, it is not held to the user's share, nor moves it. None free in time: the next call books its
+    /// own, as without.
+    /// </summary>
+    private async ValueTask ReserveNextTurnAsync(StripeAllowance allowance, int rate, TimeSpan waitLeft, CancellationToken cancellationToken)
+    {
+        var asked = _time.GetTimestamp();
+        var next = await _schedule.BookAsync(allowance.User, firstOfRequest: false, rate, waitLeft, cancellationToken);
+        if (next.Booked)
+        {
+            allowance.Reserve(asked + (long)(next.Wait.TotalSeconds * _time.TimestampFrequency));
         }
     }
 
@@ -151,6 +191,9 @@ public sealed partial class StripeBudget
     [LoggerMessage(EventId = 4202, Level = LogLevel.Warning,
         Message = "Stripe rate-limited a call ({Reason}): the deployment's pace is now {Pace:0.00} of Stripe:RequestsPerSecond")]
     private static partial void LogSlowedDown(ILogger logger, string reason, double pace);
+
+    [LoggerMessage(EventId = 4205, Level = LogLevel.Debug, Message = "A Stripe call came {LateMs:0} ms after the turn its request had booked for it: it books another")]
+    private static partial void LogReservedTurnMissed(ILogger logger, double lateMs);
 
     [LoggerMessage(EventId = 4203, Level = LogLevel.Debug, Message = "A Stripe call woke {LateMs:0} ms after its turn: it books another")]
     private static partial void LogLate(ILogger logger, double lateMs);
