@@ -1,3 +1,4 @@
+using System.Reflection;
 using BffSessions.Tests.Infrastructure;
 
 namespace BffSessions.Tests;
@@ -11,6 +12,10 @@ namespace BffSessions.Tests;
 [Collection(RunsAlone.Name)] // an MSBuild process: CPU that the timing tests must not share
 public sealed class SkippedTestReasonsTests
 {
+    /// <summary>The configuration these tests were built in (Debug, or what -c said): the no-build runs below use the same build.</summary>
+    private static readonly string Configuration =
+        typeof(SkippedTestReasonsTests).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+
     [Fact]
     public async Task Each_missing_prerequisite_is_a_warning_before_the_run_naming_what_to_install()
     {
@@ -24,7 +29,7 @@ public sealed class SkippedTestReasonsTests
             var (exitCode, output, errors) = await DotnetCommand.RunAsync(
                 // dotnet test itself, on the solution as the README runs it (no test matches the filter): the warnings must
                 // come with the run, from the projects whose tests would skip, not only from the target.
-                ["test", Repository.PathOf("BffSessions.sln"), "--no-build", "--filter", "FullyQualifiedName=None.Matches.This",
+                ["test", Repository.PathOf("BffSessions.sln"), "--no-build", "-c", Configuration, "--filter", "FullyQualifiedName=None.Matches.This",
                     $"-p:OidcProviderFolder={noProvider}"],
                 new Dictionary<string, string?>
                 {
@@ -57,7 +62,7 @@ public sealed class SkippedTestReasonsTests
     public async Task Under_any_CI_value_a_missing_prerequisite_fails_the_test_instead_of_skipping_it(string ci)
     {
         var (exitCode, output, errors) = await DotnetCommand.RunAsync(
-            ["test", Repository.PathOf("tests", "BffSessions.Tests.Postgres", "BffSessions.Tests.Postgres.csproj"), "--no-build",
+            ["test", Repository.PathOf("tests", "BffSessions.Tests.Postgres", "BffSessions.Tests.Postgres.csproj"), "--no-build", "-c", Configuration,
                 "--filter", "FullyQualifiedName~MigrationTests.The_migrate_command_says_in_one_line_why_it_failed_and_exits_1"],
             new Dictionary<string, string?> { ["PG_BIN"] = "/nonexistent/postgresql/bin", ["CI"] = ci });
         var text = output + errors;

@@ -16,8 +16,8 @@ public sealed class StripeAllowance
     private readonly TimeSpan _timeout;
     private long _budgetWaitLeftTicks;
     private int _booked;
-    private int _anotherCallFollows;
-    private long _reservedTurn = NoTurn;
+    private int _nextCallFollows;
+    private long _bookedTurn = NoTurn;
 
     private const long NoTurn = long.MinValue;
 
@@ -51,26 +51,27 @@ public sealed class StripeAllowance
     }
 
     /// <summary>
-    /// Says that the call about to be made is followed by another in this request (a new user's customer, then their
-    /// session): its booking in the budget books the next call's turn too. Booked only once the first call is answered,
-    /// that turn would be a whole schedule away under a flood, beyond what is left of the request's one
-    /// <see cref="StripeOptions.BudgetWait"/>, and a new user's first request would always be refused.
+    /// Says that the Stripe call about to be made is followed by another in this request (a new user's customer, then
+    /// their session): the turn in the budget that this call gets books the next call's turn too. Booked only once the
+    /// first call is answered, under a flood that turn would be a whole schedule away, beyond what is left of the
+    /// request's one <see cref="StripeOptions.BudgetWait"/>, and a new user's first request refused. The next call is the
+    /// next attempt to reach Stripe: a retry of this one (Stripe.net's) takes the turn booked for it.
     /// </summary>
-    public void AnotherCallFollows() => Volatile.Write(ref _anotherCallFollows, 1);
+    public void BookNextCallWithThisOne() => Volatile.Write(ref _nextCallFollows, 1);
 
     /// <summary>True for the request's first booking in the budget only: fair shares are counted per request.</summary>
     internal bool FirstBooking() => Interlocked.Exchange(ref _booked, 1) == 0;
 
-    /// <summary>True once after <see cref="AnotherCallFollows"/>: the booking being made books the next call's turn too.</summary>
-    internal bool TakeAnotherCallFollows() => Interlocked.Exchange(ref _anotherCallFollows, 0) == 1;
+    /// <summary>True once after <see cref="BookNextCallWithThisOne"/>: the turn being taken books the next call's too.</summary>
+    internal bool TakeNextCallFollows() => Interlocked.Exchange(ref _nextCallFollows, 0) == 1;
 
     /// <summary>Keeps the turn booked for the request's next call, due at <paramref name="timestamp"/> (<see cref="TimeProvider.GetTimestamp"/>).</summary>
-    internal void Reserve(long timestamp) => Interlocked.Exchange(ref _reservedTurn, timestamp);
+    internal void KeepBookedTurn(long timestamp) => Interlocked.Exchange(ref _bookedTurn, timestamp);
 
-    /// <summary>The turn booked for this call by the one before it, if any: taken once.</summary>
-    internal bool TakeReservedTurn(out long timestamp)
+    /// <summary>The turn the call before booked for this one, if any: taken once.</summary>
+    internal bool TakeBookedTurn(out long timestamp)
     {
-        timestamp = Interlocked.Exchange(ref _reservedTurn, NoTurn);
+        timestamp = Interlocked.Exchange(ref _bookedTurn, NoTurn);
         return timestamp != NoTurn;
     }
 

@@ -164,7 +164,13 @@ public sealed class StripeBudgetTests : StandInTest
     public async Task A_new_users_customer_call_books_the_session_calls_turn_with_its_own()
     {
         var bookings = new List<(bool FirstOfRequest, int CustomersMade)>();
-        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?> { ["Stripe:RequestsPerSecond"] = "5" },
+        // A turn a second: the customer's call has 1.1 s to make the customer and record it before the booked turn goes by.
+        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
+            {
+                ["Stripe:RequestsPerSecond"] = "1",
+                ["Stripe:BudgetWait"] = "00:00:03",
+                ["Stripe:Timeout"] = "00:00:10",
+            },
             services: services => services.AddSingleton<IStripeCallSchedule>(provider => new WatchedSchedule(
                 new InMemoryCallSchedule(TimeProvider.System), first => bookings.Add((first, Stripe.RequestsTo("/v1/customers").Count)))));
         using var client = api.CreateClientFor("brand-new-user");
@@ -178,7 +184,7 @@ public sealed class StripeBudgetTests : StandInTest
 
         using var again = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
         Assert.Equal(HttpStatusCode.OK, again.StatusCode);
-        Assert.Equal([(true, 0), (false, 0), (true, 1)], bookings); // a known user's request: one call, one turn
+        Assert.Equal([(true, 0), (false, 0), (true, 1)], bookings); // a known user's request: one call, one turn of its own
     }
 
     /// <summary>A call that wakes up well after its turn books another, within what is left of its wait: here, none.</summary>

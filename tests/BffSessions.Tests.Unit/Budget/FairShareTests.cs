@@ -142,7 +142,7 @@ public sealed class FairShareTests
     {
         var schedule = new InMemoryCallSchedule(_time);
         var options = Options.Create(new StripeOptions { RequestsPerSecond = 1, BudgetWait = TimeSpan.FromSeconds(1.5), Timeout = TimeSpan.FromSeconds(10) });
-        var budget = new StripeBudget(options, schedule, _time, new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(), NullLogger<StripeBudget>.Instance);
+        var budget = NewBudget(options.Value, schedule);
         schedule.Book("first-request", 1, TimeSpan.Zero); // the schedule is booked for the next second (by the same user: no share in the way)
 
         using (StripeAllowance.Begin("first-request", options.Value, _time))
@@ -184,27 +184,90 @@ public sealed class FairShareTests
         Assert.StartsWith("session refused", control, StringComparison.Ordinal);
     }
 
-    /// <summary>A booked turn the call comes too late for has gone by unused: the call books its own, as any other would.</summary>
+    /// <summary>The next call waits for the turn booked for it, and goes on it.</summary>
     [Fact]
-    public async Task A_call_that_misses_the_turn_its_request_booked_for_it_books_its_own()
+    public async Task The_next_call_goes_on_the_turn_booked_for_it_and_not_before()
     {
-        var schedule = new InMemoryCallSchedule(_time);
-        var options = Options.Create(new StripeOptions { RequestsPerSecond = 5, BudgetWait = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromSeconds(10) });
-        var budget = new StripeBudget(options, schedule, _time, new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(), NullLogger<StripeBudget>.Instance);
-        using (StripeAllowance.Begin("new-user", options.Value, _time))
+        var (schedule, budget, options) = BudgetOfFive();
+        using (StripeAllowance.Begin("new-user", options, _time))
         {
-            StripeAllowance.Active!.AnotherCallFollows();
+            StripeAllowance.Active!.BookNextCallWithThisOne();
             await budget.WaitForTurnAsync(CancellationToken.None); // now, and the next call's turn 200 ms on
 
-            _time.Advance(TimeSpan.FromMilliseconds(500)); // Stripe was slow: the booked turn went by 300 ms ago
-            await budget.WaitForTurnAsync(CancellationToken.None); // a turn of its own, free at once
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            // Someone else asking meanwhile gets the turn after: the one at 200 ms is held.
+            Assert.Equal(TimeSpan.FromMilliseconds(300), schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1)).Wait);
+
+            var next = budget.WaitForTurnAsync(CancellationToken.None).AsTask();
+            _time.Advance(TimeSpan.FromMilliseconds(90));
+            Assert.False(next.IsCompleted, "the next call went 10 ms before its turn");
+            _time.Advance(TimeSpan.FromMilliseconds(10));
+            await next;
         }
 
-        // Turns at 0, 200 ms (missed) and 500 ms (its own): the next free one is at 700 ms. Had the late call gone on the
-        // missed turn, it would be at 400 ms, free at once.
-        var after = schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1));
-        Assert.Equal(TimeSpan.FromMilliseconds(200), after.Wait);
+        // It booked nothing of its own: the next free turn is still the one after someone else's, at 600 ms.
+        Assert.Equal(TimeSpan.FromMilliseconds(400), schedule.Book("a-third", 5, TimeSpan.FromSeconds(1)).Wait);
     }
+
+    /// <summary>A booked turn the call comes too late for has gone by unused: the call books its own, as any other would.</summary>
+    [Fact]
+    public async Task A_call_that_misses_the_turn_booked_for_it_books_its_own()
+    {
+        var (schedule, budget, options) = BudgetOfFive();
+        using (StripeAllowance.Begin("new-user", options, _time))
+        {
+            StripeAllowance.Active!.BookNextCallWithThisOne();
+            await budget.WaitForTurnAsync(CancellationToken.None); // now, and the next call's turn 200 ms on
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            Assert.Equal(TimeSpan.FromMilliseconds(300), schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1)).Wait); // at 400 ms
+
+            _time.Advance(TimeSpan.FromMilliseconds(400)); // Stripe was slow: the turn at 200 ms went by 300 ms ago
+            var next = budget.WaitForTurnAsync(CancellationToken.None).AsTask(); // books the turn at 600 ms
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await next;
+        }
+
+        // Turns at 0, 200 (missed), 400 (someone else's) and 600 ms (its own): the next free one is at 800 ms. Had the late
+        // call gone on the missed turn, it would be at 600 ms, free at once.
+        Assert.Equal(TimeSpan.FromMilliseconds(200), schedule.Book("a-third", 5, TimeSpan.FromSeconds(1)).Wait);
+    }
+
+    /// <summary>
+    /// A call on a turn booked for it that says another call follows (the customer's call again, after a key Stripe
+    /// spent) books that one's turn too.
+    /// </summary>
+    [Fact]
+    public async Task A_call_on_a_booked_turn_books_the_next_calls_turn_when_told_another_follows()
+    {
+        var (schedule, budget, options) = BudgetOfFive();
+        using (StripeAllowance.Begin("new-user", options, _time))
+        {
+            StripeAllowance.Active!.BookNextCallWithThisOne();
+            await budget.WaitForTurnAsync(CancellationToken.None); // at 0, and 200 ms booked
+
+            _time.Advance(TimeSpan.FromMilliseconds(200));
+            StripeAllowance.Active!.BookNextCallWithThisOne();
+            await budget.WaitForTurnAsync(CancellationToken.None); // on 200 ms, and 400 ms booked
+
+            _time.Advance(TimeSpan.FromMilliseconds(50));
+            Assert.Equal(TimeSpan.FromMilliseconds(350), schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1)).Wait); // 600 ms: 400 is held
+
+            var last = budget.WaitForTurnAsync(CancellationToken.None).AsTask();
+            _time.Advance(TimeSpan.FromMilliseconds(150));
+            await last; // on 400 ms
+        }
+    }
+
+    private (InMemoryCallSchedule Schedule, StripeBudget Budget, StripeOptions Options) BudgetOfFive()
+    {
+        var schedule = new InMemoryCallSchedule(_time);
+        var options = new StripeOptions { RequestsPerSecond = 5, BudgetWait = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromSeconds(10) };
+        return (schedule, NewBudget(options, schedule), options);
+    }
+
+    private StripeBudget NewBudget(StripeOptions options, InMemoryCallSchedule schedule) =>
+        new(Options.Create(options), schedule, _time, new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(),
+            NullLogger<StripeBudget>.Instance);
 
     /// <summary>
     /// 12 users calling in a loop against a budget of 5 a second (as in the test above), and a new user's first request
@@ -212,9 +275,7 @@ public sealed class FairShareTests
     /// </summary>
     private async Task<string> NewUsersFirstRequestUnderAFloodAsync(bool customerSaysASessionFollows)
     {
-        var schedule = new InMemoryCallSchedule(_time);
-        var options = Options.Create(new StripeOptions { RequestsPerSecond = 5, BudgetWait = TimeSpan.FromSeconds(1), Timeout = TimeSpan.FromSeconds(10) });
-        var budget = new StripeBudget(options, schedule, _time, new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<IMeterFactory>(), NullLogger<StripeBudget>.Instance);
+        var (schedule, budget, options) = BudgetOfFive();
         var busy = Enumerable.Range(0, 12).Select(i => new Caller($"busy-{i}", TimeSpan.FromMilliseconds(10))).ToList();
         var arrivals = new Random(20261207);
         Task<string>? request = null;
@@ -241,11 +302,11 @@ public sealed class FairShareTests
 
         async Task<string> FirstRequestAsync()
         {
-            using var allowance = StripeAllowance.Begin("new-user", options.Value, _time);
+            using var allowance = StripeAllowance.Begin("new-user", options, _time);
             var began = _time.GetTimestamp();
             if (customerSaysASessionFollows)
             {
-                StripeAllowance.Active!.AnotherCallFollows();
+                StripeAllowance.Active!.BookNextCallWithThisOne();
             }
 
             await budget.WaitForTurnAsync(CancellationToken.None); // the customer's call
@@ -260,7 +321,7 @@ public sealed class FairShareTests
             }
 
             var waited = _time.GetElapsedTime(began) - TimeSpan.FromMilliseconds(20);
-            Assert.True(waited <= options.Value.BudgetWait, $"the request waited {waited.TotalMilliseconds} ms for its turns");
+            Assert.True(waited <= options.BudgetWait, $"the request waited {waited.TotalMilliseconds} ms for its turns");
             return "customer and session sent";
         }
     }
