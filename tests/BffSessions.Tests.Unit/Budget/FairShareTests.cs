@@ -191,12 +191,7 @@ public sealed class FairShareTests
         var (schedule, budget, options) = BudgetOfFive();
         using (StripeAllowance.Begin("new-user", options, _time))
         {
-            StripeAllowance.Active!.BookNextCallWithThisOne();
-            await budget.WaitForTurnAsync(CancellationToken.None); // now, and the next call's turn 200 ms on
-
-            _time.Advance(TimeSpan.FromMilliseconds(100));
-            // Someone else asking meanwhile gets the turn after: the one at 200 ms is held.
-            Assert.Equal(TimeSpan.FromMilliseconds(300), schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1)).Wait);
+            await FirstCallThenSomeoneElseAsync(schedule, budget);
 
             var next = budget.WaitForTurnAsync(CancellationToken.None).AsTask();
             _time.Advance(TimeSpan.FromMilliseconds(90));
@@ -216,10 +211,7 @@ public sealed class FairShareTests
         var (schedule, budget, options) = BudgetOfFive();
         using (StripeAllowance.Begin("new-user", options, _time))
         {
-            StripeAllowance.Active!.BookNextCallWithThisOne();
-            await budget.WaitForTurnAsync(CancellationToken.None); // now, and the next call's turn 200 ms on
-            _time.Advance(TimeSpan.FromMilliseconds(100));
-            Assert.Equal(TimeSpan.FromMilliseconds(300), schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1)).Wait); // at 400 ms
+            await FirstCallThenSomeoneElseAsync(schedule, budget);
 
             _time.Advance(TimeSpan.FromMilliseconds(400)); // Stripe was slow: the turn at 200 ms went by 300 ms ago
             var next = budget.WaitForTurnAsync(CancellationToken.None).AsTask(); // books the turn at 600 ms
@@ -256,6 +248,18 @@ public sealed class FairShareTests
             _time.Advance(TimeSpan.FromMilliseconds(150));
             await last; // on 400 ms
         }
+    }
+
+    /// <summary>
+    /// At 0, the request's first call, saying another follows: it goes at once, and the next call's turn is booked at
+    /// 200 ms. At 100 ms someone else asks, and gets the turn after that one, at 400 ms.
+    /// </summary>
+    private async Task FirstCallThenSomeoneElseAsync(InMemoryCallSchedule schedule, StripeBudget budget)
+    {
+        StripeAllowance.Active!.BookNextCallWithThisOne();
+        await budget.WaitForTurnAsync(CancellationToken.None);
+        _time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(TimeSpan.FromMilliseconds(300), schedule.Book("someone-else", 5, TimeSpan.FromSeconds(1)).Wait);
     }
 
     private (InMemoryCallSchedule Schedule, StripeBudget Budget, StripeOptions Options) BudgetOfFive()
