@@ -31,6 +31,20 @@ public class ApiFactory : WebApplicationFactory<Program>
     /// <summary>The signing key as the SigningKeys setting takes it.</summary>
     public static string SigningKeyBase64 => Convert.ToBase64String(SigningKey);
 
+    /// <summary>
+    /// The environment variables of a service started as a process (<see cref="ServiceProcess"/>) that calls
+    /// <paramref name="stripe"/> and takes this factory's bearer tokens. Each test adds its database, its Stripe key
+    /// (as a variable or a mounted secret) and what else it needs.
+    /// </summary>
+    public static Dictionary<string, string> ProcessEnvironment(StripeStandIn stripe) => new()
+    {
+        ["Stripe__ApiBase"] = stripe.BaseAddress.ToString(),
+        ["Authentication__Schemes__Bearer__ValidIssuer"] = Issuer,
+        ["Authentication__Schemes__Bearer__ValidAudiences__0"] = Audience,
+        ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = Issuer,
+        ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = SigningKeyBase64,
+    };
+
     private readonly string _database = Path.Combine(Path.GetTempPath(), $"bffsessions-tests-{Guid.NewGuid():N}.db");
     private readonly Dictionary<string, string?> _settings;
     private readonly Action<IServiceCollection>? _services;

@@ -26,16 +26,11 @@ public sealed class ContainerBehaviourTests : StandInTest
     {
         var secrets = Directory.CreateDirectory(Path.Combine(_directory, "secrets")).FullName;
         await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
-        await using var process = ServiceProcess.Start(new Dictionary<string, string>
+        await using var process = ServiceProcess.Start(new Dictionary<string, string>(ApiFactory.ProcessEnvironment(Stripe))
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets,
             ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(_directory, "customers.db")}",
-            ["Stripe__ApiBase"] = Stripe.BaseAddress.ToString(),
-            ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
-            ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
-            ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
-            ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
         });
         using var http = new HttpClient { BaseAddress = await process.ReadyAsync(TimeSpan.FromSeconds(60)), Timeout = TimeSpan.FromSeconds(30) };
         Stripe.Override("/v1/customer_sessions", async (request, _) =>

@@ -13,16 +13,11 @@ public sealed class SettingsFilesTests : StandInTest
         try
         {
             // appsettings.Production.json turns the console into JSON lines: the way to tell it was read.
-            await using var service = ServiceProcess.Start(new Dictionary<string, string>
+            await using var service = ServiceProcess.Start(new Dictionary<string, string>(ApiFactory.ProcessEnvironment(Stripe))
             {
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",
                 ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(elsewhere, "customers.db")}",
                 ["Stripe__SecretKey"] = ApiFactory.StripeKey,
-                ["Stripe__ApiBase"] = Stripe.BaseAddress.ToString(),
-                ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
-                ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
-                ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
-                ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
             }, workingDirectory: elsewhere);
 
             await service.ReadyAsync(TimeSpan.FromSeconds(60));

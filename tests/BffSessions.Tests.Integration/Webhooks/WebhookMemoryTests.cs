@@ -226,16 +226,11 @@ public sealed class WebhookMemoryTests(ITestOutputHelper output) : StandInTest
         var secrets = Directory.CreateDirectory(Path.Combine(_directory, "secrets")).FullName;
         await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__SecretKey"), ApiFactory.StripeKey);
         await File.WriteAllTextAsync(Path.Combine(secrets, "Stripe__WebhookSecrets__0"), Secret);
-        return new Dictionary<string, string>
+        return new Dictionary<string, string>(ApiFactory.ProcessEnvironment(Stripe))
         {
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
             ["BFFSESSIONS_SECRETS_DIRECTORY"] = secrets,
             ["ConnectionStrings__Customers"] = $"Data Source={Path.Combine(_directory, "customers.db")}",
-            ["Stripe__ApiBase"] = Stripe.BaseAddress.ToString(),
-            ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
-            ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
-            ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
-            ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
             ["Serilog__MinimumLevel__Default"] = "Warning",
             ["Serilog__MinimumLevel__Override__Microsoft.Hosting.Lifetime"] = "Information", // "Now listening on"
         };

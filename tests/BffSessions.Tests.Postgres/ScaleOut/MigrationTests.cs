@@ -156,14 +156,9 @@ public sealed class MigrationTests : StandInTest
         ["ConnectionStrings__Customers"] = _database!.ConnectionString(database),
     };
 
-    private Dictionary<string, string> ServiceEnvironment(string database) => new(DatabaseEnvironment(database))
+    private Dictionary<string, string> ServiceEnvironment(string database) => new(DatabaseEnvironment(database).Concat(ApiFactory.ProcessEnvironment(Stripe)))
     {
         ["Stripe__SecretKey"] = ApiFactory.StripeKey,
-        ["Stripe__ApiBase"] = Stripe.BaseAddress.ToString(),
-        ["Authentication__Schemes__Bearer__ValidIssuer"] = ApiFactory.Issuer,
-        ["Authentication__Schemes__Bearer__ValidAudiences__0"] = ApiFactory.Audience,
-        ["Authentication__Schemes__Bearer__SigningKeys__0__Issuer"] = ApiFactory.Issuer,
-        ["Authentication__Schemes__Bearer__SigningKeys__0__Value"] = ApiFactory.SigningKeyBase64,
     };
 
     private PostgresAppDbContext Context(string database) =>
