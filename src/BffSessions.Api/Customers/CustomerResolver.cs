@@ -177,8 +177,6 @@ public sealed partial class CustomerResolver(
         {
             try
             {
-                // In a request (CustomerSessionIssuer's), the session's call follows: the budget books its turn with this one's.
-                StripeAllowance.Active?.BookNextCallWithThisOne();
                 return (await stripe.CreateCustomerAsync(creation, cancellationToken), creation.Key);
             }
             catch (StripeKeySpentException)

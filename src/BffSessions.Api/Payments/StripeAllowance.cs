@@ -16,10 +16,6 @@ public sealed class StripeAllowance
     private readonly TimeSpan _timeout;
     private long _budgetWaitLeftTicks;
     private int _booked;
-    private int _nextCallFollows;
-    private long _bookedTurn = NoTurn;
-
-    private const long NoTurn = long.MinValue;
 
     private StripeAllowance(string user, TimeSpan timeout, TimeSpan budgetWait, TimeProvider time)
     {
@@ -50,30 +46,8 @@ public sealed class StripeAllowance
         return new Scope(previous);
     }
 
-    /// <summary>
-    /// Says that the Stripe call about to be made is followed by another in this request (a new user's customer, then
-    /// their session): the turn in the budget that this call gets books the next call's turn too. Booked only once the
-    /// first call is answered, under a flood that turn would be a whole schedule away, beyond what is left of the
-    /// request's one <see cref="StripeOptions.BudgetWait"/>, and a new user's first request refused. The next call is the
-    /// next attempt to reach Stripe: a retry of this one (Stripe.net's) takes the turn booked for it.
-    /// </summary>
-    public void BookNextCallWithThisOne() => Volatile.Write(ref _nextCallFollows, 1);
-
     /// <summary>True for the request's first booking in the budget only: fair shares are counted per request.</summary>
     internal bool FirstBooking() => Interlocked.Exchange(ref _booked, 1) == 0;
-
-    /// <summary>True once after <see cref="BookNextCallWithThisOne"/>: the turn being taken books the next call's too.</summary>
-    internal bool TakeNextCallFollows() => Interlocked.Exchange(ref _nextCallFollows, 0) == 1;
-
-    /// <summary>Keeps the turn booked for the request's next call, due at <paramref name="timestamp"/> (<see cref="TimeProvider.GetTimestamp"/>).</summary>
-    internal void KeepBookedTurn(long timestamp) => Interlocked.Exchange(ref _bookedTurn, timestamp);
-
-    /// <summary>The turn the call before booked for this one, if any: taken once.</summary>
-    internal bool TakeBookedTurn(out long timestamp)
-    {
-        timestamp = Interlocked.Exchange(ref _bookedTurn, NoTurn);
-        return timestamp != NoTurn;
-    }
 
     /// <summary>Counts <paramref name="waited"/> against the budget wait left.</summary>
     internal void Waited(TimeSpan waited) => Interlocked.Add(ref _budgetWaitLeftTicks, -waited.Ticks);

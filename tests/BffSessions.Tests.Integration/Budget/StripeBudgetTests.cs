@@ -156,37 +156,6 @@ public sealed class StripeBudgetTests : StandInTest
         Assert.Equal(counted is null ? 0 : 1, measurements.Of("bffsessions.stripe.rate_limited", counted is null ? null : ("reason", counted)).Count);
     }
 
-    /// <summary>
-    /// A new user's first request books its session call's turn with its customer call's, before Stripe is asked for the
-    /// customer: booked after, under a flood, it would be a whole schedule away (FairShareTests has the flood).
-    /// </summary>
-    [Fact]
-    public async Task A_new_users_customer_call_books_the_session_calls_turn_with_its_own()
-    {
-        var bookings = new List<(bool FirstOfRequest, int CustomersMade)>();
-        // A turn a second: the customer's call has 1.1 s to make the customer and record it before the booked turn goes by.
-        await using var api = new ApiFactory(Stripe, Logs, settings: new Dictionary<string, string?>
-            {
-                ["Stripe:RequestsPerSecond"] = "1",
-                ["Stripe:BudgetWait"] = "00:00:03",
-                ["Stripe:Timeout"] = "00:00:10",
-            },
-            services: services => services.AddSingleton<IStripeCallSchedule>(provider => new WatchedSchedule(
-                new InMemoryCallSchedule(TimeProvider.System), first => bookings.Add((first, Stripe.RequestsTo("/v1/customers").Count)))));
-        using var client = api.CreateClientFor("brand-new-user");
-
-        using var response = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal([(true, 0), (false, 0)], bookings); // both turns booked before the customer was made; the session's call used the second
-        Assert.Single(Stripe.RequestsTo("/v1/customers"));
-        Assert.Single(Stripe.RequestsTo(SessionsPath));
-
-        using var again = await client.PostAsJsonAsync("/api/customer-sessions", BffRequests.PricingTable);
-        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
-        Assert.Equal([(true, 0), (false, 0), (true, 1)], bookings); // a known user's request: one call, one turn of its own
-    }
-
     /// <summary>A call that wakes up well after its turn books another, within what is left of its wait: here, none.</summary>
     [Fact]
     public async Task A_call_that_wakes_late_books_again_within_what_is_left_of_its_wait()
@@ -216,24 +185,6 @@ public sealed class StripeBudgetTests : StandInTest
 
             return StripeStandIn.Error(429, "invalid_request_error", code, "Too many requests.").ExecuteAsync(httpContext);
         }
-    }
-
-    /// <summary>A schedule that tells of each booking (whether it is a request's first) before making it.</summary>
-    private sealed class WatchedSchedule(IStripeCallSchedule inner, Action<bool> booking) : IStripeCallSchedule
-    {
-        public double Pace => inner.Pace;
-
-        public double Share => inner.Share;
-
-        public bool IsFallingBack => inner.IsFallingBack;
-
-        public ValueTask<CallBooking> BookAsync(string user, bool firstOfRequest, int callsPerSecond, TimeSpan maxWait, CancellationToken cancellationToken)
-        {
-            booking(firstOfRequest);
-            return inner.BookAsync(user, firstOfRequest, callsPerSecond, maxWait, cancellationToken);
-        }
-
-        public ValueTask SlowDownAsync(CancellationToken cancellationToken) => inner.SlowDownAsync(cancellationToken);
     }
 
     /// <summary>A schedule that answers bookings as scripted, and remembers each call's wait limit.</summary>

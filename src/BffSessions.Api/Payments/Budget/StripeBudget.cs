@@ -6,7 +6,7 @@ namespace BffSessions.Api.Payments.Budget;
 
 /// <summary>
 /// The deployment's budget of Stripe calls (<see cref="StripeOptions.RequestsPerSecond"/>). Stripe's rate limit is the
-/// account's, shared with its payments: so every call this service sends, on any instance, first has a turn booked in one
+/// account's, shared with its payments: so every call this service sends, on any instance, first books a turn in one
 /// schedule that spaces the deployment's calls <c>1 / rate</c> seconds apart (the "virtual scheduling" form of the
 /// generic cell rate algorithm). A call whose turn is within <see cref="StripeOptions.BudgetWait"/> waits for it; any
 /// other is refused (503 stripe-busy, with a Retry-After for when the calls already booked are sent). When Stripe
@@ -56,11 +56,9 @@ public sealed partial class StripeBudget
     public static WaitTally StartTally() => CurrentTally.Value = new WaitTally();
 
     /// <summary>
-    /// Waits for this call's turn, or throws <see cref="StripeBudgetExhaustedException"/> when none is free in time. The
-    /// turn is booked now, or was booked for this call by the one before it in the request
-    /// (<see cref="StripeAllowance.BookNextCallWithThisOne"/>). A call that goes well after its turn (the process
-    /// stalled, or Stripe answered the call before too late for the turn booked for this one) books again, within what
-    /// is left of its wait, rather than crowd the turns after it.
+    /// Waits for this call's turn, or throws <see cref="StripeBudgetExhaustedException"/> when none is free in time. A
+    /// call that wakes up well after its turn (the process stalled) books again, within what is left of its wait,
+    /// rather than crowd the turns after it.
     /// </summary>
     public async ValueTask WaitForTurnAsync(CancellationToken cancellationToken)
     {
@@ -76,55 +74,36 @@ public sealed partial class StripeBudget
         try
         {
             var wait = budgetWait;
-            var bookedTurn = 0L;
-            var onBookedTurn = allowance is not null && allowance.TakeBookedTurn(out bookedTurn);
             while (true)
             {
-                long due;
-                if (onBookedTurn)
+                var turn = await _schedule.BookAsync(allowance?.User ?? FairShares.Background, allowance?.FirstBooking() ?? true, rate, wait, cancellationToken);
+                if (!turn.Booked)
                 {
-                    due = bookedTurn;
-                    onBookedTurn = false;
-                }
-                else
-                {
-                    var turn = await _schedule.BookAsync(allowance?.User ?? FairShares.Background, allowance?.FirstBooking() ?? true, rate, wait, cancellationToken);
-                    if (!turn.Booked)
+                    _waits.Record(_time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", turn.OverShare ? "over_share" : "refused"));
+                    if (turn.OverShare)
                     {
-                        _waits.Record(_time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", turn.OverShare ? "over_share" : "refused"));
-                        if (turn.OverShare)
-                        {
-                            LogOverShare(_logger, turn.Wait.TotalSeconds);
-                        }
-                        else
-                        {
-                            LogRefused(_logger, turn.Wait.TotalSeconds);
-                        }
-
-                        throw new StripeBudgetExhaustedException(turn.Wait);
+                        LogOverShare(_logger, turn.Wait.TotalSeconds);
+                    }
+                    else
+                    {
+                        LogRefused(_logger, turn.Wait.TotalSeconds);
                     }
 
-                    due = After(turn.Wait);
+                    throw new StripeBudgetExhaustedException(turn.Wait);
                 }
 
-                if (allowance is not null && allowance.TakeNextCallFollows())
+                if (turn.Wait > TimeSpan.Zero)
                 {
-                    await BookNextCallsTurnAsync(allowance, rate, budgetWait - _time.GetElapsedTime(started), cancellationToken);
-                }
-
-                var untilDue = _time.GetElapsedTime(_time.GetTimestamp(), due);
-                if (untilDue > TimeSpan.Zero)
-                {
-                    await Task.Delay(untilDue, _time, cancellationToken);
-                }
-
-                var late = _time.GetElapsedTime(due);
-                if (late > MaxLateness)
-                {
-                    LogLate(_logger, late.TotalMilliseconds);
-                    var left = budgetWait - _time.GetElapsedTime(started);
-                    wait = left > TimeSpan.Zero ? left : TimeSpan.Zero; // a turn free at once, or none
-                    continue;
+                    var due = _time.GetTimestamp();
+                    await Task.Delay(turn.Wait, _time, cancellationToken);
+                    var late = _time.GetElapsedTime(due) - turn.Wait;
+                    if (late > MaxLateness)
+                    {
+                        LogLate(_logger, late.TotalMilliseconds);
+                        var left = budgetWait - _time.GetElapsedTime(started);
+                        wait = left > TimeSpan.Zero ? left : TimeSpan.Zero; // a turn free at once, or none
+                        continue;
+                    }
                 }
 
                 _waits.Record(_time.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("outcome", "sent"));
@@ -138,25 +117,6 @@ public sealed partial class StripeBudget
             allowance?.Waited(waited);
         }
     }
-
-    /// <summary>
-    /// Books the turn of the request's next call now, with the turn of the call before it, within what is left of the
-    /// request's wait: under a flood the near turns are all taken, and one booked later would be out of reach. As the
-    /// rest of a request, it is not held to the user's share, nor moves it (a request that then ends early, cancelled or
-    /// failed, leaves its booked turn unused). None free in time: the next call books its own, as without.
-    /// </summary>
-    private async ValueTask BookNextCallsTurnAsync(StripeAllowance allowance, int rate, TimeSpan waitLeft, CancellationToken cancellationToken)
-    {
-        var next = await _schedule.BookAsync(allowance.User, firstOfRequest: false, rate, waitLeft, cancellationToken);
-        if (next.Booked)
-        {
-            // Counted from the answer, as the call's own turn is: late rather than early when the booking took a while.
-            allowance.KeepBookedTurn(After(next.Wait));
-        }
-    }
-
-    /// <summary>The timestamp <paramref name="wait"/> from now.</summary>
-    private long After(TimeSpan wait) => _time.GetTimestamp() + (long)(wait.TotalSeconds * _time.TimestampFrequency);
 
     /// <summary>Stripe answered 429 for its rate limit (not for a locked object): the whole deployment slows down.</summary>
     public async ValueTask RateLimitedAsync(string reason, CancellationToken cancellationToken)
@@ -192,6 +152,6 @@ public sealed partial class StripeBudget
         Message = "Stripe rate-limited a call ({Reason}): the deployment's pace is now {Pace:0.00} of Stripe:RequestsPerSecond")]
     private static partial void LogSlowedDown(ILogger logger, string reason, double pace);
 
-    [LoggerMessage(EventId = 4203, Level = LogLevel.Debug, Message = "A Stripe call came {LateMs:0} ms after its turn (the process stalled, or the call before it in the request took longer): it books another")]
+    [LoggerMessage(EventId = 4203, Level = LogLevel.Debug, Message = "A Stripe call woke {LateMs:0} ms after its turn: it books another")]
     private static partial void LogLate(ILogger logger, double lateMs);
 }
